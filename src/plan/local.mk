@@ -1,0 +1,1 @@
+# src/plan/local.mk - included by Makefile.am; lists this module's sources and tests.
