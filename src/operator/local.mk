@@ -1,0 +1,8 @@
+# src/operator/local.mk - the `run` command: configuration, the reconcile loop, acting on plans.
+libcore_a_SOURCES += \
+	src/operator/config.c src/operator/config.h
+
+check_PROGRAMS += tests/test_op_config
+tests_test_op_config_SOURCES = tests/test_op_config.c
+tests_test_op_config_CFLAGS = $(TEST_CFLAGS)
+tests_test_op_config_LDADD = $(TEST_LDADD)
