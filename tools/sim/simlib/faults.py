@@ -24,9 +24,21 @@ class Faults:
         self.azdo_error_rate = 0.0      # fraction of API calls answered 500
         self.azdo_latency_ms = 0        # added before answering every API call
         self.revoked_pats = set()       # PAT values the service now refuses (203 sign-in / 401)
+        self.expired_pats = set()       # PAT values answered 401 + X-TFS-ServiceError "expired"
+        self.azdo_soft_throttle = False # 200s carry Retry-After, X-RateLimit-Remaining: 0, -Delay
+        self.azdo_history_latency_ms = 0  # extra delay for jobrequests calls that list finished jobs
+        self.azdo_busy_delete_status = 0  # DELETE of a busy agent: 0 = accepted (its job is lost),
+                                          # else refused with this HTTP status
+        self.azdo_max_page = 200        # cap on job requests per response (real service: ~200)
+        # --- simulated agents ---
+        self.agent_unregister_on_sigterm = True  # False: terminated agents stay registered, offline
+        self.agent_register_delay_s = 1.0  # container running -> agent online
+        self.job_receive_delay_s = 0.5     # assignTime -> receiveTime
+        self.lost_job_timeout_s = 0.0      # agent lost mid-job -> the job fails this much later
 
     def to_json(self):
         with self.lock:
             d = {k: v for k, v in self.__dict__.items() if k != "lock"}
             d["revoked_pats"] = len(self.revoked_pats)  # never echo PAT values
+            d["expired_pats"] = len(self.expired_pats)
             return d
