@@ -1,0 +1,392 @@
+/* test_http_fake.c - scripted HTTP/1.1 server for loop tests (see test_http_fake.h).
+ * Deliberately minimal: no TLS, no pipelining, requests read whole before the handler runs. */
+#include "test_http_fake.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define FAKE_MAX_CONNS 64
+#define FAKE_MAX_LOG 512
+
+struct fake_conn {
+    struct fake_http *f;
+    int fd;
+    pthread_t thread;
+    bool closed;
+};
+
+struct fake_log_entry {
+    char method[16];
+    char target[4096];
+    char *body;
+};
+
+struct fake_http {
+    int listen_fd;
+    char url[64];
+    fake_handler handler;
+    void *data;
+    pthread_t acceptor;
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    bool stopping;
+    struct fake_conn *conns[FAKE_MAX_CONNS];
+    int n_conns;
+    struct fake_log_entry log[FAKE_MAX_LOG];
+    int n_log;
+};
+
+static void die(const char *what)
+{
+    fprintf(stderr, "fake_http: %s: %s\n", what, strerror(errno));
+    abort();
+}
+
+static void send_all(struct fake_conn *c, const char *data, size_t len)
+{
+    while (len > 0 && !c->closed) {
+        ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            c->closed = true;
+            return;
+        }
+        data += n;
+        len -= (size_t)n;
+    }
+}
+
+static const char *reason_for(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 404: return "Not Found";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "Status";
+    }
+}
+
+void fake_respond(struct fake_conn *c, int status, const char *extra_headers, const char *body)
+{
+    char head[1024];
+    size_t blen = body != NULL ? strlen(body) : 0;
+    int n = snprintf(head, sizeof(head),
+                     "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                     "%s\r\n",
+                     status, reason_for(status), blen, extra_headers != NULL ? extra_headers : "");
+
+    send_all(c, head, (size_t)n);
+    if (blen > 0)
+        send_all(c, body, blen);
+}
+
+void fake_stream_begin(struct fake_conn *c, int status)
+{
+    char head[256];
+    int n = snprintf(head, sizeof(head),
+                     "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+                     "Transfer-Encoding: chunked\r\n\r\n",
+                     status, reason_for(status));
+
+    send_all(c, head, (size_t)n);
+}
+
+void fake_stream_send(struct fake_conn *c, const char *data, size_t len)
+{
+    char size[32];
+    int n = snprintf(size, sizeof(size), "%zx\r\n", len);
+
+    send_all(c, size, (size_t)n);
+    send_all(c, data, len);
+    send_all(c, "\r\n", 2);
+}
+
+void fake_stream_end(struct fake_conn *c)
+{
+    send_all(c, "0\r\n\r\n", 5);
+    shutdown(c->fd, SHUT_RDWR);
+    c->closed = true;
+}
+
+void fake_drop(struct fake_conn *c)
+{
+    shutdown(c->fd, SHUT_RDWR);
+    c->closed = true;
+}
+
+bool fake_wait_stop(struct fake_conn *c, int ms)
+{
+    struct fake_http *f = c->f;
+    struct timespec until;
+    bool stopping;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&f->mu);
+    while (!f->stopping) {
+        if (pthread_cond_timedwait(&f->cond, &f->mu, &until) == ETIMEDOUT)
+            break;
+    }
+    stopping = f->stopping;
+    pthread_mutex_unlock(&f->mu);
+    return stopping;
+}
+
+/* Reads one request into 'req' (body malloc'd). False on EOF or a malformed request. */
+static bool read_request(struct fake_conn *c, struct fake_req *req)
+{
+    char buf[16384];
+    size_t have = 0;
+    char *end = NULL;
+    size_t content_length = 0;
+    const char *cl;
+
+    while (end == NULL) {
+        ssize_t n;
+
+        if (have == sizeof(buf) - 1)
+            return false;
+        n = recv(c->fd, buf + have, sizeof(buf) - 1 - have, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        have += (size_t)n;
+        buf[have] = '\0';
+        end = strstr(buf, "\r\n\r\n");
+    }
+    *end = '\0';
+    if (sscanf(buf, "%15s %4095s", req->method, req->target) != 2)
+        return false;
+    snprintf(req->headers, sizeof(req->headers), "%s", strchr(buf, '\n') + 1);
+    for (cl = req->headers; cl != NULL && *cl != '\0'; cl = strchr(cl, '\n')) {
+        if (*cl == '\n')
+            cl++;
+        if (strncasecmp(cl, "Content-Length:", 15) == 0)
+            content_length = strtoul(cl + 15, NULL, 10);
+    }
+
+    req->body = calloc(1, content_length + 1);
+    req->body_len = content_length;
+    {
+        size_t already = have - (size_t)(end + 4 - buf);
+
+        if (already > content_length)
+            already = content_length; /* no pipelining: extra bytes are dropped */
+        memcpy(req->body, end + 4, already);
+        while (already < content_length) {
+            ssize_t n = recv(c->fd, req->body + already, content_length - already, 0);
+
+            if (n <= 0) {
+                free(req->body);
+                return false;
+            }
+            already += (size_t)n;
+        }
+    }
+    return true;
+}
+
+static void log_request(struct fake_http *f, struct fake_req *req)
+{
+    pthread_mutex_lock(&f->mu);
+    req->seq = f->n_log + 1;
+    if (f->n_log < FAKE_MAX_LOG) {
+        struct fake_log_entry *e = &f->log[f->n_log];
+
+        snprintf(e->method, sizeof(e->method), "%s", req->method);
+        snprintf(e->target, sizeof(e->target), "%s", req->target);
+        e->body = strdup(req->body);
+    }
+    f->n_log++;
+    pthread_mutex_unlock(&f->mu);
+}
+
+static void *conn_main(void *arg)
+{
+    struct fake_conn *c = arg;
+    struct fake_req *req = malloc(sizeof(*req));
+
+    while (!c->closed) {
+        memset(req, 0, sizeof(*req));
+        if (!read_request(c, req))
+            break;
+        log_request(c->f, req);
+        c->f->handler(c, req, c->f->data);
+        free(req->body);
+    }
+    free(req);
+    return NULL;
+}
+
+static void *accept_main(void *arg)
+{
+    struct fake_http *f = arg;
+
+    for (;;) {
+        int fd = accept(f->listen_fd, NULL, NULL);
+        struct fake_conn *c;
+        int one = 1;
+
+        if (fd < 0) {
+            if (errno == EINTR)
+                continue;
+            return NULL; /* listener shut down */
+        }
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        c = calloc(1, sizeof(*c));
+        c->f = f;
+        c->fd = fd;
+        pthread_mutex_lock(&f->mu);
+        if (f->stopping || f->n_conns == FAKE_MAX_CONNS) {
+            pthread_mutex_unlock(&f->mu);
+            close(fd);
+            free(c);
+            continue;
+        }
+        f->conns[f->n_conns++] = c;
+        pthread_create(&c->thread, NULL, conn_main, c);
+        pthread_mutex_unlock(&f->mu);
+    }
+}
+
+struct fake_http *fake_http_start(fake_handler handler, void *data)
+{
+    struct fake_http *f = calloc(1, sizeof(*f));
+    struct sockaddr_in addr;
+    socklen_t alen = sizeof(addr);
+    int one = 1;
+
+    f->handler = handler;
+    f->data = data;
+    pthread_mutex_init(&f->mu, NULL);
+    pthread_cond_init(&f->cond, NULL);
+    f->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (f->listen_fd < 0)
+        die("socket");
+    setsockopt(f->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    memset(&addr, 0, sizeof(addr));
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(f->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) != 0)
+        die("bind");
+    if (listen(f->listen_fd, 64) != 0)
+        die("listen");
+    getsockname(f->listen_fd, (struct sockaddr *)&addr, &alen);
+    snprintf(f->url, sizeof(f->url), "http://127.0.0.1:%d", ntohs(addr.sin_port));
+    pthread_create(&f->acceptor, NULL, accept_main, f);
+    return f;
+}
+
+const char *fake_http_url(struct fake_http *f)
+{
+    return f->url;
+}
+
+void fake_http_stop(struct fake_http *f)
+{
+    if (f == NULL)
+        return;
+    pthread_mutex_lock(&f->mu);
+    f->stopping = true;
+    pthread_cond_broadcast(&f->cond);
+    for (int i = 0; i < f->n_conns; i++)
+        shutdown(f->conns[i]->fd, SHUT_RDWR);
+    pthread_mutex_unlock(&f->mu);
+
+    shutdown(f->listen_fd, SHUT_RDWR);
+    pthread_join(f->acceptor, NULL);
+    close(f->listen_fd);
+    for (int i = 0; i < f->n_conns; i++) {
+        pthread_join(f->conns[i]->thread, NULL);
+        close(f->conns[i]->fd);
+        free(f->conns[i]);
+    }
+    for (int i = 0; i < f->n_log && i < FAKE_MAX_LOG; i++)
+        free(f->log[i].body);
+    pthread_cond_destroy(&f->cond);
+    pthread_mutex_destroy(&f->mu);
+    free(f);
+}
+
+static bool entry_matches(const struct fake_log_entry *e, const char *method, const char *prefix,
+                          const char *needle)
+{
+    if (method != NULL && strcmp(e->method, method) != 0)
+        return false;
+    if (prefix != NULL && strncmp(e->target, prefix, strlen(prefix)) != 0)
+        return false;
+    if (needle != NULL && strstr(e->target, needle) == NULL)
+        return false;
+    return true;
+}
+
+int fake_http_count(struct fake_http *f, const char *method, const char *prefix,
+                    const char *needle)
+{
+    int n = 0;
+
+    pthread_mutex_lock(&f->mu);
+    for (int i = 0; i < f->n_log && i < FAKE_MAX_LOG; i++)
+        n += entry_matches(&f->log[i], method, prefix, needle);
+    pthread_mutex_unlock(&f->mu);
+    return n;
+}
+
+static const struct fake_log_entry *nth(struct fake_http *f, const char *method,
+                                        const char *prefix, int n)
+{
+    for (int i = 0; i < f->n_log && i < FAKE_MAX_LOG; i++) {
+        if (entry_matches(&f->log[i], method, prefix, NULL) && --n == 0)
+            return &f->log[i];
+    }
+    return NULL;
+}
+
+bool fake_http_target(struct fake_http *f, const char *method, const char *prefix, int n,
+                      char *out, size_t out_len)
+{
+    const struct fake_log_entry *e;
+
+    pthread_mutex_lock(&f->mu);
+    e = nth(f, method, prefix, n);
+    if (e != NULL)
+        snprintf(out, out_len, "%s", e->target);
+    pthread_mutex_unlock(&f->mu);
+    return e != NULL;
+}
+
+bool fake_http_body(struct fake_http *f, const char *method, const char *prefix, int n, char *out,
+                    size_t out_len)
+{
+    const struct fake_log_entry *e;
+
+    pthread_mutex_lock(&f->mu);
+    e = nth(f, method, prefix, n);
+    if (e != NULL)
+        snprintf(out, out_len, "%s", e->body != NULL ? e->body : "");
+    pthread_mutex_unlock(&f->mu);
+    return e != NULL;
+}
