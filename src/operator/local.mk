@@ -1,8 +1,14 @@
 # src/operator/local.mk - the `run` command: configuration, the reconcile loop, acting on plans.
 libcore_a_SOURCES += \
-	src/operator/config.c src/operator/config.h
+	src/operator/config.c src/operator/config.h \
+	src/operator/obs_map.c src/operator/obs_map.h
 
 check_PROGRAMS += tests/test_op_config
 tests_test_op_config_SOURCES = tests/test_op_config.c
 tests_test_op_config_CFLAGS = $(TEST_CFLAGS)
 tests_test_op_config_LDADD = $(TEST_LDADD)
+
+check_PROGRAMS += tests/test_obs_map
+tests_test_obs_map_SOURCES = tests/test_obs_map.c
+tests_test_obs_map_CFLAGS = $(TEST_CFLAGS)
+tests_test_obs_map_LDADD = $(TEST_LDADD)
