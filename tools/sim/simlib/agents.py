@@ -47,7 +47,7 @@ class Runtime:
         self.terminating = False
         self.once = False
         self.crashed_reason = None
-        self.unregister_pending = False
+        self.container = None    # name of the agent container
 
     def pod_ref(self):
         return {"namespace": self.namespace, "name": self.name}
@@ -180,6 +180,7 @@ class AgentSupervisor:
                 return
             rt = Runtime(ns, name, uid)
             self.runtimes[key] = rt
+        rt.container = container.get("name")
         if terminating and not rt.terminating:
             rt.terminating = True
             self._sigterm(rt)
@@ -323,10 +324,10 @@ class AgentSupervisor:
     def _crash(self, rt, code, message):
         rt.crashed_reason = message
         self.log("agent pod %s/%s exits %d: %s" % (rt.namespace, rt.name, code, message))
-        ns, name = rt.namespace, rt.name
+        ns, name, cname = rt.namespace, rt.name, rt.container
         reason = "Completed" if code == 0 else "Error"
         self._actions.append(lambda: self.kubelet.crash_container(
-            ns, name, exit_code=code, reason=reason, message=message))
+            ns, name, exit_code=code, reason=reason, message=message, container=cname))
 
     def _stop(self, rt, why):
         """The listener process is gone: its registration (if it still owns one) goes offline."""
@@ -354,12 +355,16 @@ class AgentSupervisor:
         rt.agent = None
         agent.owner = None
         agent.exiting = False
-        if agent.pool.agents.get(agent.id) is not agent:
-            return
-        if getattr(self.faults, "agent_unregister_on_sigterm", True):
-            self.world.delete_agent(agent)
-        else:
-            self.world.set_status(agent, "offline")
+        trapped = getattr(self.faults, "agent_unregister_on_sigterm", True)
+        if agent.pool.agents.get(agent.id) is agent:
+            if trapped:
+                self.world.delete_agent(agent)
+            else:
+                self.world.set_status(agent, "offline")
+        if rt.terminating and trapped and hasattr(self.kubelet, "finish_termination"):
+            # The trap ran and the container exited: the pod need not wait out its grace.
+            ns, name = rt.namespace, rt.name
+            self._actions.append(lambda: self.kubelet.finish_termination(ns, name))
 
     def _job_finished(self, agent, job):
         rt = agent.owner
