@@ -392,7 +392,7 @@ class ControlApi:
             else:
                 raise ControlError(400, "action must be finish or cancel")
             w.schedule_dirty()
-            return {"requestId": job.id, "result": job.result}
+            return json_response(200, {"requestId": job.id, "result": job.result})
 
 
 def _typed(obj, kind):
