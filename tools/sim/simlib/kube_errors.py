@@ -16,7 +16,9 @@ class ApiError(Exception):
 
     def to_status(self):
         st = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-              "message": self.message, "reason": self.reason, "code": self.status}
+              "message": self.message, "code": self.status}
+        if self.reason:
+            st["reason"] = self.reason
         if self.details:
             st["details"] = self.details
         return st

@@ -48,6 +48,7 @@ _GEN_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 FOREGROUND = "foregroundDeletion"
 ORPHAN = "orphan"
 CRD_CLEANUP = "customresourcecleanup.apiextensions.k8s.io"
+CRD_KEY = "customresourcedefinitions.apiextensions.k8s.io"
 
 
 def now_rfc3339(t=None):
@@ -204,9 +205,9 @@ class KubeStore:
         self._pending.append((etype, info.key, obj))
         if etype == "DELETED":
             self._gc_queue.put(("gone", obj["metadata"].get("uid")))
-            if key == "customresourcedefinitions":
+            if key == CRD_KEY:
                 self._pending.append(("CRD", None, obj))
-        elif key == "customresourcedefinitions":
+        elif key == CRD_KEY:
             self._pending.append(("CRD", None, obj))
         return obj
 
@@ -309,7 +310,7 @@ class KubeStore:
 
     # ------------------------------------------------------------------ create
     def create(self, resource, namespace, obj, strict_namespace=False, dry_run=False,
-               field_validation=None, warnings=None, version=None):
+               field_validation=None, warnings=None, version=None, admission=None):
         """Create like POST. In-process callers get a missing namespace created for them;
         the HTTP layer passes strict_namespace=True (404 as the real server)."""
         info = self.info(resource)
@@ -370,11 +371,13 @@ class KubeStore:
         if info.crd is not None:
             if info.has_status:
                 obj.pop("status", None)
-            kube_schema.process(info, version or info.version, obj,
-                                strict=(field_validation == "Strict"), warnings=warnings)
+            kube_schema.prune_and_default(info, version or info.version, obj,
+                                          strict=(field_validation == "Strict"),
+                                          warnings=warnings)
         else:
             kube_builtin.prepare_create(info, obj)
-        if info.key == "customresourcedefinitions":
+        obj = self._admit(admission, "CREATE", info, ns, obj, None, version, dry_run)
+        if info.key == CRD_KEY:
             self._prepare_crd(obj, None)
         self._check_owner_refs(info, obj)
         with self.lock:
@@ -386,6 +389,19 @@ class KubeStore:
             stored = self._commit(info, ns, name, "ADDED", obj, None)
         self._flush()
         return copy.deepcopy(stored)
+
+    def _admit(self, admission, op, info, ns, obj, old, version, dry_run):
+        """Mutating admission, then schema validation, then validating admission: the order
+        of the real API server. admission is kube_admission.Admission or None."""
+        if admission is not None:
+            obj = admission.mutate(op, info, ns, obj, old, dry_run)
+            if info.crd is not None:
+                kube_schema.prune_and_default(info, version or info.version, obj)
+        if info.crd is not None:
+            kube_schema.validate(info, version or info.version, obj)
+        if admission is not None:
+            admission.validate(op, info, ns, obj, old, dry_run)
+        return obj
 
     def _check_owner_refs(self, info, obj):
         causes = []
@@ -409,7 +425,8 @@ class KubeStore:
 
     # ------------------------------------------------------------------ update
     def update(self, resource, namespace, name, obj, subresource=None, dry_run=False,
-               field_validation=None, warnings=None, require_rv=None, version=None):
+               field_validation=None, warnings=None, require_rv=None, version=None,
+               admission=None):
         """Replace like PUT (or PUT .../status). The body's resourceVersion, when present,
         must match (409 Conflict otherwise). Returns the stored object (a copy)."""
         info = self.info(resource)
@@ -432,28 +449,29 @@ class KubeStore:
             raise E.invalid(info, name, [("metadata.resourceVersion", "FieldValueInvalid",
                                           "Invalid value: 0x0: must be specified for an "
                                           "update")])
-        with self.lock:
+        for _ in range(20):
             old = self.get_ref(info.key, ns, name)
-        if old is None:
-            raise E.not_found(info, name)
-        new = copy.deepcopy(obj)
-        new = self._build_update(info, old, new, subresource, field_validation, warnings,
-                                 version)
-        with self.lock:
-            cur = self.get_ref(info.key, ns, name)
-            if cur is None:
+            if old is None:
                 raise E.not_found(info, name)
-            if want_rv and str(want_rv) != cur["metadata"]["resourceVersion"]:
+            if want_rv and str(want_rv) != old["metadata"]["resourceVersion"]:
                 raise E.conflict(info, name)
-            if cur is not old:
-                # Someone wrote in between and the caller did not pin a version: rebuild.
-                new = self._build_update(info, cur, copy.deepcopy(obj), subresource,
-                                         field_validation, warnings, version)
-            result = self._write(info, ns, name, cur, new, dry_run)
-        self._flush()
-        return copy.deepcopy(result)
+            new = self._build_update(info, ns, old, copy.deepcopy(obj), subresource,
+                                     field_validation, warnings, version, admission, dry_run)
+            with self.lock:
+                cur = self.get_ref(info.key, ns, name)
+                if cur is None:
+                    raise E.not_found(info, name)
+                if cur is not old:
+                    if want_rv:
+                        raise E.conflict(info, name)
+                    continue  # unconditional update raced another writer: rebuild
+                result = self._write(info, ns, name, cur, new, dry_run)
+            self._flush()
+            return copy.deepcopy(result)
+        raise E.conflict(info, name)
 
-    def _build_update(self, info, old, new, subresource, field_validation, warnings, version):
+    def _build_update(self, info, ns, old, new, subresource, field_validation, warnings,
+                      version, admission=None, dry_run=False):
         """The object a PUT would store: immutable metadata kept, spec/status split honoured,
         generation bumped when anything but metadata/status changed. Raises ApiError."""
         omd = old["metadata"]
@@ -496,14 +514,15 @@ class KubeStore:
                     "metadata.finalizers", "FieldValueForbidden",
                     "Forbidden: no new finalizers can be added if the object is being "
                     "deleted, found new finalizers %s" % _golist(added))])
-        if info.crd is not None and subresource is None:
-            kube_schema.process(info, version or info.version, new,
-                                strict=(field_validation == "Strict"), warnings=warnings)
-        elif info.crd is not None:
-            kube_schema.process(info, version or info.version, new, strict=False)
+        if info.crd is not None:
+            kube_schema.prune_and_default(info, version or info.version, new,
+                                          strict=(field_validation == "Strict" and
+                                                  subresource is None),
+                                          warnings=warnings)
         elif subresource is None:
             kube_builtin.prepare_update(info, new, old)
-        if info.key == "customresourcedefinitions":
+        new = self._admit(admission, "UPDATE", info, ns, new, old, version, dry_run)
+        if info.key == CRD_KEY:
             self._prepare_crd(new, old)
         self._check_owner_refs(info, new)
         if info.generation and _spec_changed(info, old, new):
@@ -578,7 +597,7 @@ class KubeStore:
                 # The namespace controller empties it first, then drops spec.finalizers.
                 if (new.get("spec") or {}).get("finalizers"):
                     new.setdefault("status", {})["phase"] = "Terminating"
-            if info.key == "customresourcedefinitions" and not md.get("deletionTimestamp"):
+            if info.key == CRD_KEY and not md.get("deletionTimestamp"):
                 if CRD_CLEANUP not in fins:
                     fins.append(CRD_CLEANUP)
             if propagation == "Foreground" and FOREGROUND not in fins and \
@@ -740,7 +759,7 @@ class KubeStore:
         """Accept a CRD: check name, fill status (Established, acceptedNames)."""
         spec = obj.get("spec") or {}
         names = spec.get("names") or {}
-        info = self.registry.get("customresourcedefinitions")
+        info = self.registry.get(CRD_KEY)
         name = obj["metadata"]["name"]
         causes = []
         if not spec.get("group"):
@@ -798,7 +817,7 @@ class KubeStore:
     def _sync_crd(self, crd):
         """Register or drop the custom resource a CRD serves (called outside the lock)."""
         name = crd["metadata"]["name"]
-        live = self.get_ref("customresourcedefinitions", None, name)
+        live = self.get_ref(CRD_KEY, None, name)
         if live is None:
             info = info_from_crd(crd)
             if info is not None:
@@ -921,7 +940,7 @@ class KubeStore:
                             pass
                 if blocking == 0:
                     self._drop_finalizer(key, ns, name, FOREGROUND)
-            elif CRD_CLEANUP in fins and key == "customresourcedefinitions":
+            elif CRD_CLEANUP in fins and key == CRD_KEY:
                 info = info_from_crd(obj)
                 remaining = 0
                 if info is not None and self.registry.get(info.key) is not None:
