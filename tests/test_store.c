@@ -331,7 +331,7 @@ static void test_azdo_connection_change_is_recorded_once_per_change(void **state
     struct obs_pool p = {.uid = "uid-1", .generation = 1,
                          .spec_json = "{\"patSecretName\":\"azdo-pat\",\"pool\":\"my-pool\"}",
                          .finalizer_present = true};
-    struct obs_azdo a = {.conn = AZDO_AUTH_FAILED, .detail = "401 token expired"};
+    struct obs_azdo a = {.conn = AZDO_CONN_AUTH_FAILED, .detail = "401 token expired"};
 
     assert_int_equal(store_open(":memory:", STORE_NO_CHECK, &s, &err), 0);
     assert_int_equal(store_observe_pool(s, &POOL, &p, 1000, &err), 0);

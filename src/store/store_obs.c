@@ -31,11 +31,11 @@ static int step_done(struct store *s, sqlite3_stmt *st, struct err *err, const c
 const char *store_azdo_conn_name(enum azdo_conn c)
 {
     switch (c) {
-    case AZDO_OK: return "ok";
-    case AZDO_AUTH_FAILED: return "auth-failed";
-    case AZDO_POOL_NOT_FOUND: return "pool-not-found";
-    case AZDO_UNREACHABLE: return "unreachable";
-    case AZDO_THROTTLED: return "throttled";
+    case AZDO_CONN_OK: return "ok";
+    case AZDO_CONN_AUTH_FAILED: return "auth-failed";
+    case AZDO_CONN_POOL_NOT_FOUND: return "pool-not-found";
+    case AZDO_CONN_UNREACHABLE: return "unreachable";
+    case AZDO_CONN_THROTTLED: return "throttled";
     }
     return "unreachable";
 }
@@ -193,7 +193,7 @@ int store_observe_azdo(struct store *s, const struct pool_key *key, const struct
         sqlite3_bind_int64(st, 1, id);
         sqlite3_bind_int64(st, 2, now_ms);
         sqlite3_bind_text(st, 3, conn, -1, SQLITE_STATIC);
-        store_bind_text_or_null(st, 4, o->conn == AZDO_OK ? NULL : o->detail);
+        store_bind_text_or_null(st, 4, o->conn == AZDO_CONN_OK ? NULL : o->detail);
         if (i == 1)
             store_bind_i64_or_null(st, 5, o->azdo_pool_id);
         rc = step_done(s, st, err, "cannot record azure devops connection");

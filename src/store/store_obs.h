@@ -32,11 +32,11 @@ int store_observe_pool_gone(struct store *s, const struct pool_key *key, int64_t
 /* Outcome of one Azure DevOps poll of the pool. A failed or timed-out poll is recorded as such,
  * never as an empty queue: the planner then makes no scaling decision. */
 enum azdo_conn {
-    AZDO_OK = 0,
-    AZDO_AUTH_FAILED,    /* 401, 403, or the 203 sign-in page */
-    AZDO_POOL_NOT_FOUND, /* the pool name resolves to nothing */
-    AZDO_UNREACHABLE,    /* transport error, timeout, 5xx */
-    AZDO_THROTTLED,      /* 429 or an unexpired Retry-After */
+    AZDO_CONN_OK = 0,
+    AZDO_CONN_AUTH_FAILED,    /* 401, 403, or the 203 sign-in page */
+    AZDO_CONN_POOL_NOT_FOUND, /* the pool name resolves to nothing */
+    AZDO_CONN_UNREACHABLE,    /* transport error, timeout, 5xx */
+    AZDO_CONN_THROTTLED,      /* 429 or an unexpired Retry-After */
 };
 struct obs_azdo {
     enum azdo_conn conn;
