@@ -137,6 +137,9 @@ class AzdoService:
         self._last_seq = 0
         self._triggers = []
         self._trigger_ids = itertools.count(1)
+        self._log_event = _opt(options, "log_event", None)  # simworld's JSON-lines log
+        if not callable(self._log_event):
+            self._log_event = None
         self._stop = threading.Event()
         self._server = None
         self._threads = []
@@ -209,6 +212,16 @@ class AzdoService:
         count = int(body.get("count", 1))
         with self.world.lock:
             self.world.add_timer(when, lambda now: self._queue_locked(pool, spec, count))
+
+    def schedule_faults(self, when, body):
+        """A scenario's timeline: applies a /_sim/faults body at `when`."""
+        def fire(now):
+            try:
+                self.control.apply_faults(body)
+            except Exception as e:  # a bad entry must not stop the ticker
+                sys.stderr.write("azdo: timeline faults failed: %s\n" % e)
+        with self.world.lock:
+            self.world.add_timer(when, fire)
 
     # ------------------------------------------------------------------ jobs
     def _queue_locked(self, pool, spec, count):
@@ -304,6 +317,11 @@ class AzdoService:
             entry["seq"] = seq
             self._last_seq = seq
             self._requests.append(entry)
+        if self._log_event is not None:
+            try:
+                self._log_event(dict(entry, component="azdo"))
+            except Exception:
+                pass
 
     def requests_since(self, since):
         with self._req_lock:

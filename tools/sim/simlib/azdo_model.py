@@ -191,6 +191,11 @@ class AzdoWorld:
         # Hooks the agent supervisor installs: called under the lock.
         self.on_job_finished = None   # fn(agent, job)
 
+    def set_next_request_id(self, n):
+        """Makes the next job request id at least n (scenarios that quote real ids)."""
+        nxt = next(self._job_ids)
+        self._job_ids = itertools.count(max(n, nxt))
+
     # ------------------------------------------------------------------ orgs and pools
     def org(self, name):
         return self.orgs.get((name or "").lower())

@@ -144,14 +144,27 @@ class ControlApi:
         return json_response(200, {"count": len(entries), "value": entries, "last": last})
 
     def _scenario(self, req):
+        from .scenario import ScenarioError  # scenario.py imports this module
         body = self._body(req)
-        if "path" in body and len(body) == 1:
-            summary = self.svc.load_scenario(body["path"])
-        else:
-            summary = self.svc.load_scenario_data(body, source="POST /_sim/scenario")
+        try:
+            if "path" in body and len(body) == 1:
+                summary = self.svc.load_scenario(body["path"])
+            else:
+                summary = self.svc.load_scenario_data(body, source="POST /_sim/scenario")
+        except ScenarioError as e:
+            raise ControlError(400, str(e))
         return json_response(200, summary)
 
     # ------------------------------------------------------------------ faults
+    def check_fault_keys(self, body):
+        f = self.svc.faults
+        for key in body:
+            if key in ("revoke", "restore", "expire", "crash"):
+                continue
+            attr = FAULT_ALIASES.get(key, key)
+            if attr == "lock" or not hasattr(f, attr):
+                raise ControlError(400, "unknown fault %r" % key)
+
     def apply_faults(self, body):
         """Applies a /_sim/faults body (also used for a scenario's "faults"); returns the
         resulting switches."""
@@ -344,6 +357,10 @@ class ControlApi:
             agent.virtual = True
             if status == "online":
                 w.set_status(agent, "online")
+            age = float(body.get("statusAgeSeconds", 0) or 0)
+            if age > 0:  # e.g. "offline for 9 days"
+                agent.status_changed_on -= age
+                agent.created_on -= age
             w.schedule_dirty()
             return {"id": agent.id, "name": agent.name, "poolId": pool.id}
 

@@ -14,12 +14,17 @@ Format (every key optional; documented in tools/sim/README.md, "Scenario files")
               "status": "offline", "enabled": true, "capabilities": {"java": "17"}}],
   "history": [{"org": "demo-org", "pool": "my-pool", "count": 4990, "result": "succeeded"}],
   "faults": {<POST /_sim/faults body>},
+  "timeline": [{"at": 30, "faults": {<POST /_sim/faults body>}}],
+  "nextRequestId": 101,
   "jobs": [{"at": 5, "org": "demo-org", "pool": "linux-basic", "demands": ["java"],
             "durationSeconds": 30, "count": 3, "result": "succeeded",
-            "every": 10, "times": 4}]
+            "every": 10, "times": 4},
+           {"org": "o", "pool": "p", "demands": [], "agent": "p-agent-3",
+            "queueOn": {"method": "GET", "pathContains": "/agents"}}]
 }
 
-"at" is seconds after the scenario is loaded; "every"/"times" repeat the arrival.
+"at" is seconds after the scenario is loaded; "every"/"times" repeat the arrival. A job with
+"queueOn" is queued instead right after the first REST call that matches (see README).
 """
 
 import base64
@@ -36,8 +41,8 @@ KIND_RESOURCE = {
 }
 
 
-class ScenarioError(Exception):
-    pass
+class ScenarioError(ValueError):
+    """A scenario that cannot be loaded; the message names the file and the entry."""
 
 
 def load_file(path):
@@ -56,7 +61,8 @@ def load_file(path):
 def apply(svc, data, source="scenario"):
     """Applies a parsed scenario to the service; returns a summary dict."""
     known = {"description", "storageClasses", "namespaces", "secrets", "objects", "orgs",
-             "agents", "history", "faults", "jobs", "name"}
+             "agents", "history", "faults", "jobs", "name", "timeline", "nextRequestId",
+             "notes"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ScenarioError("%s: unknown keys %s (valid: %s)" % (source, ", ".join(unknown),
@@ -106,11 +112,25 @@ def apply(svc, data, source="scenario"):
                 w.add_history(pool, int(h.get("count", 1)), h.get("demands"),
                               h.get("result", "succeeded"), float(h.get("ageSeconds", 3600)),
                               float(h.get("durationSeconds", 60)))
+        if "nextRequestId" in data:   # after the history, which takes ids of its own
+            with w.lock:
+                w.set_next_request_id(int(data["nextRequestId"]))
         if data.get("faults"):
             ctl.apply_faults(data["faults"])
         start = time.time()
+        for t in data.get("timeline") or []:
+            faults = t.get("faults")
+            if not isinstance(faults, dict):
+                raise ScenarioError("%s: every timeline entry needs \"faults\"" % source)
+            ctl.check_fault_keys(faults)
+            svc.schedule_faults(start + float(t.get("at", 0)), faults)
         for j in data.get("jobs") or []:
             pool = _pool(w, j, source)
+            if "queueOn" in j:
+                ctl.queue_jobs(pool, {k: v for k, v in j.items() if k not in ("org", "pool",
+                                                                              "at")})
+                summary["jobsScheduled"] += int(j.get("count", 1))
+                continue
             body = {k: v for k, v in j.items()
                     if k in ("demands", "durationSeconds", "count", "result", "agent",
                              "exactDemands", "definition")}
