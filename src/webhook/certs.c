@@ -209,12 +209,11 @@ static int add_ext(X509 *x, X509V3_CTX *v3, int nid, const char *value, struct e
 /* Fills the parts common to both certificates: version, random positive serial, validity,
  * subject, public key. */
 static int fill_common(X509 *x, EVP_PKEY *key, const struct certs_issue *issue, time_t not_after,
-                       struct err *err)
+                       const char *cn, struct err *err)
 {
     unsigned char serial[16];
     BIGNUM *bn = NULL;
     X509_NAME *name = X509_get_subject_name(x);
-    const char *cn = issue->common_name != NULL ? issue->common_name : "azdo-runner-operator";
     int ok;
 
     /* 127 random bits, top bit clear: RFC 5280 wants a positive serial of at most 20 octets. */
@@ -262,7 +261,9 @@ int certs_make_ca(const struct certs_issue *issue, struct cert_pair *out, struct
         rc = ssl_fail(err, -ENOMEM, "cannot create CA key");
         goto out;
     }
-    rc = fill_common(p.cert, p.key, issue, issue->now + issue->lifetime_s, err);
+    rc = fill_common(p.cert, p.key, issue, issue->now + issue->lifetime_s,
+                     issue->common_name != NULL ? issue->common_name : "azdo-runner-operator webhook CA",
+                     err);
     if (rc < 0)
         goto out;
     if (X509_set_issuer_name(p.cert, X509_get_subject_name(p.cert)) != 1) {
@@ -321,7 +322,10 @@ int certs_make_serving(const struct cert_pair *ca, const struct certs_issue *iss
         rc = ssl_fail(err, -ENOMEM, "cannot create serving key");
         goto out;
     }
-    rc = fill_common(p.cert, p.key, issue, not_after, err);
+    /* The subject must differ from the CA's: a leaf whose subject equals its issuer's name looks
+     * self-issued to verifiers, and chain building fails. Default: the first SAN. */
+    rc = fill_common(p.cert, p.key, issue, not_after,
+                     issue->common_name != NULL ? issue->common_name : sans[0], err);
     if (rc < 0)
         goto out;
     if (X509_set_issuer_name(p.cert, X509_get_subject_name(ca->cert)) != 1) {

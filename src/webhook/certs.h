@@ -39,7 +39,7 @@ struct certs_issue {
     time_t now;            /* unix seconds; notBefore = now - backdate_s */
     int64_t lifetime_s;    /* notAfter = now + lifetime_s (clamped to the CA's for serving) */
     int64_t backdate_s;    /* tolerance for clocks behind ours; 0 in tests with short lifetimes */
-    const char *common_name;
+    const char *common_name; /* NULL: "azdo-runner-operator webhook CA", or the first SAN */
 };
 
 /* Creates a self-signed CA (basicConstraints critical CA:TRUE, keyUsage critical keyCertSign +
