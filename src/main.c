@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "operator/operator.h"
+
 static void usage(FILE *out)
 {
     fprintf(out, "usage: azdo-operator <run|sql|replay|migrate|version> [options]\n"
@@ -30,6 +32,8 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    if (strcmp(argv[1], "run") == 0)
+        return cmd_run(argc - 1, argv + 1);
     fprintf(stderr, "azdo-operator: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;

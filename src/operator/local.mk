@@ -1,7 +1,15 @@
 # src/operator/local.mk - the `run` command: configuration, the reconcile loop, acting on plans.
 libcore_a_SOURCES += \
 	src/operator/config.c src/operator/config.h \
-	src/operator/obs_map.c src/operator/obs_map.h
+	src/operator/obs_map.c src/operator/obs_map.h \
+	src/operator/operator.c src/operator/operator.h \
+	src/operator/cmd_run.c \
+	src/operator/pools.c \
+	src/operator/watches.c \
+	src/operator/poller.c src/operator/azdo_ops.h \
+	src/operator/reconcile.c \
+	src/operator/status.c src/operator/status.h \
+	src/operator/act.c
 
 check_PROGRAMS += tests/test_op_config
 tests_test_op_config_SOURCES = tests/test_op_config.c

@@ -162,7 +162,10 @@ int op_map_pod(const json_t *pod, struct pool_key *key, struct obs_pod *out)
     if (out->uid == NULL || out->name == NULL)
         return -ENOENT;
     out->role = POD_AGENT;
-    out->cap_key = json_string_value(json_object_get(labels, OP_LABEL_CAPABILITY));
+    /* The label holds a label-safe form ("jdk_17"); the annotation the exact capabilityImages
+     * key ("jdk -equals 17") that the planner works with. */
+    out->cap_key = json_string_value(
+        json_object_get(json_object_get(meta, "annotations"), OP_ANNOTATION_CAPABILITY_KEY));
     out->phase = str_at(status, "phase", NULL);
     if (out->phase == NULL)
         out->phase = "Pending";

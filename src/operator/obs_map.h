@@ -16,6 +16,7 @@
 #define OP_LABEL_POOL "devops.opentools.mf/pool"
 #define OP_LABEL_ORDINAL "devops.opentools.mf/ordinal"
 #define OP_LABEL_CAPABILITY "devops.opentools.mf/capability"
+#define OP_ANNOTATION_CAPABILITY_KEY "devops.opentools.mf/capability-key"
 #define OP_LABEL_PVC "devops.opentools.mf/pvc"
 #define OP_LABEL_MANAGED_BY "app.kubernetes.io/managed-by"
 #define OP_MANAGED_BY "azdo-runner-operator"
