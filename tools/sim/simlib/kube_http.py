@@ -26,6 +26,7 @@ import urllib.parse
 
 from . import kube_errors as E
 from . import kube_patch
+from . import kube_proto
 from . import kube_selectors as S
 from . import kube_table
 from .kube_admission import Admission
@@ -217,6 +218,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _json_body(self, required=True):
         data = self._read_body()
+        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+        if ctype == "application/vnd.kubernetes.protobuf":
+            try:
+                return kube_proto.decode(data)
+            except kube_proto.ProtoError as e:
+                raise E.unsupported_media(
+                    "the simulated API server decodes protobuf bodies only for Namespace, "
+                    "ConfigMap, Secret and ServiceAccount (got %s); use `kubectl apply -f` "
+                    "with YAML/JSON instead" % e)
         if not data.strip():
             if required:
                 raise E.bad_request("the body of the request is empty; expected a JSON "
