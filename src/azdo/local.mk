@@ -5,10 +5,12 @@ libcore_a_SOURCES += \
 	src/azdo/demand.c src/azdo/demand.h \
 	src/azdo/parse.c src/azdo/parse.h \
 	src/azdo/classify.c src/azdo/classify.h \
-	src/azdo/backoff.c src/azdo/backoff.h
+	src/azdo/backoff.c src/azdo/backoff.h \
+	src/azdo/body.c src/azdo/body.h \
+	src/azdo/client.c src/azdo/client.h
 
 check_PROGRAMS += tests/test_azdo_url tests/test_azdo_parse tests/test_azdo_classify \
-	tests/test_azdo_demand tests/test_azdo_backoff
+	tests/test_azdo_demand tests/test_azdo_backoff tests/test_azdo_client
 tests_test_azdo_url_SOURCES = tests/test_azdo_url.c
 tests_test_azdo_url_CFLAGS = $(TEST_CFLAGS)
 tests_test_azdo_url_LDADD = $(TEST_LDADD)
@@ -24,3 +26,7 @@ tests_test_azdo_demand_LDADD = $(TEST_LDADD)
 tests_test_azdo_backoff_SOURCES = tests/test_azdo_backoff.c
 tests_test_azdo_backoff_CFLAGS = $(TEST_CFLAGS)
 tests_test_azdo_backoff_LDADD = $(TEST_LDADD)
+tests_test_azdo_client_SOURCES = tests/test_azdo_client.c tests/test_http_fake.c \
+	tests/test_http_fake.h
+tests_test_azdo_client_CFLAGS = $(TEST_CFLAGS)
+tests_test_azdo_client_LDADD = $(TEST_LDADD) -lpthread
