@@ -42,7 +42,7 @@ void loop_free(struct loop *loop);
 /* Borrowed: valid until loop_free(). Attach h2o servers and sockets to it. */
 h2o_evloop_t *loop_h2o(struct loop *loop);
 
-/* Monotonic milliseconds (h2o's clock, refreshed at each poll). */
+/* Monotonic milliseconds (CLOCK_MONOTONIC; unaffected by wall-clock steps). */
 uint64_t loop_now_ms(struct loop *loop);
 
 /* Wall-clock milliseconds since the Unix epoch (for timestamps written to objects and rows). */

@@ -106,6 +106,17 @@ int kube_request(struct kube *k, const char *method, const char *path_and_query,
                  const char *content_type, const char *body, uint32_t timeout_ms, kube_done_cb cb,
                  void *cb_data, struct kube_call **out, struct err *err);
 
+/* A streaming GET (watch): 'on_line' gets each line of a 2xx body (borrowed, NUL-terminated);
+ * 'cb' runs once when the stream ends, with res->obj NULL on success and the parsed Status on a
+ * non-2xx answer. kube_call_cancel() is safe inside 'on_line'. 'timeout_ms' 0 = no limit. */
+typedef void (*kube_line_cb)(const char *line, size_t len, void *cb_data);
+int kube_request_stream(struct kube *k, const char *path_and_query, uint32_t timeout_ms,
+                        kube_line_cb on_line, kube_done_cb cb, void *cb_data,
+                        struct kube_call **out, struct err *err);
+
+/* Percent-encodes 'in' for a URL path segment or query value into 'out'. 0 or -ENAMETOOLONG. */
+int kube_url_escape(const char *in, char *out, size_t out_len);
+
 /* Cancels a call; its callback never runs. Accepts NULL. Not after the callback started. */
 void kube_call_cancel(struct kube_call *call);
 
@@ -154,7 +165,8 @@ struct kube_delete_opts {
     const char *propagation_policy; /* "Background", "Foreground", "Orphan", or NULL */
     const char *precondition_uid;   /* delete only this incarnation, or NULL */
     const char *precondition_rv;    /* delete only this version, or NULL */
-    int64_t grace_period_s;         /* -1 = server default */
+    bool has_grace_period;          /* false: server default */
+    int64_t grace_period_s;         /* used when has_grace_period (0 = immediately) */
 };
 
 /* DELETE with a DeleteOptions body. 'opts' may be NULL. A blocked deletion (finalizers) is

@@ -3,12 +3,22 @@
 # module owns them, and every other module (azdo, webhook) links them from libcore.
 libcore_a_SOURCES += \
 	src/loop.c src/loop.h \
-	src/http.c src/http.h
+	src/http.c src/http.h \
+	src/kube/yaml.c src/kube/yaml.h \
+	src/kube/config.c src/kube/kubeconfig.c src/kube/config.h \
+	src/kube/token.c src/kube/token.h \
+	src/kube/client.c src/kube/verbs.c src/kube/client.h src/kube/internal.h \
+	src/kube/watch.c src/kube/watch.h \
+	src/kube/lease.c src/kube/lease.h \
+	src/kube/event.c src/kube/event.h
 
-check_PROGRAMS += tests/test_loop tests/test_http
+check_PROGRAMS += tests/test_loop tests/test_http tests/test_kube_config
 tests_test_loop_SOURCES = tests/test_loop.c
 tests_test_loop_CFLAGS = $(TEST_CFLAGS)
 tests_test_loop_LDADD = $(TEST_LDADD)
 tests_test_http_SOURCES = tests/test_http.c tests/test_http_fake.c tests/test_http_fake.h
 tests_test_http_CFLAGS = $(TEST_CFLAGS)
 tests_test_http_LDADD = $(TEST_LDADD) -lpthread
+tests_test_kube_config_SOURCES = tests/test_kube_config.c
+tests_test_kube_config_CFLAGS = $(TEST_CFLAGS)
+tests_test_kube_config_LDADD = $(TEST_LDADD)
