@@ -16,6 +16,9 @@ simulated agent does what Microsoft's documented start.sh + config.sh + run.sh d
     environment minus the names in VSO_AGENT_IGNORE, plus Agent.* system capabilities;
   - `--once` in the container's args/command (or AZP_RUN_ONCE=true) makes it exit 0 after one
     job;
+  - `--configure-only` in args/command, or AZP_CONFIGURE_ONLY=true (a convention of this world:
+    a real image would run config.sh alone), registers or updates the record, leaves it
+    offline and exits 0: how an operator can make an offline template registration from a pod;
   - SIGTERM (pod deletion): with agent_unregister_on_sigterm the wrapper's trap deletes the
     registration (after the running job, if any, as `config.sh remove` keeps failing until
     then); without it the registration stays behind offline, as after a hard kill.
@@ -70,6 +73,7 @@ class AgentLaunch:
         self.token = None
         self.caps = {}
         self.once = False
+        self.configure_only = False
         self.version = None
 
 
@@ -258,6 +262,14 @@ class AgentSupervisor:
             agent.version = launch.version or world.agent_version
             agent.set_caps(system, None)   # --replace keeps user capabilities
             agent.exiting = False
+        if launch.configure_only:
+            # config.sh only: the record exists (offline, no listener) and the process ends.
+            agent.owner = None
+            world.set_status(agent, "offline")
+            self.log("agent %s configured in %s/%s (id %d), not started" % (
+                agent.name, org.name, pool.name, agent.id))
+            self._crash(rt, 0, "")
+            return
         agent.owner = rt
         rt.agent = agent
         world.set_status(agent, "online")
@@ -285,6 +297,8 @@ class AgentSupervisor:
         words = list(container.get("command") or []) + list(container.get("args") or [])
         la.once = "--once" in words or str(env.get("AZP_RUN_ONCE", "")).lower() in (
             "1", "true", "yes")
+        la.configure_only = "--configure-only" in words or \
+            str(env.get("AZP_CONFIGURE_ONLY", "")).lower() in ("1", "true", "yes")
         token_file = env.get("AZP_TOKEN_FILE")
         if token_file:
             content = read_mounted_file(self.store, pod, container, token_file)

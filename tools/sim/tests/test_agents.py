@@ -154,6 +154,20 @@ class AgentTest(unittest.TestCase):
         rid2 = self.queue([], duration=0.1)
         self.assertEqual(rid2.get("result"), "failed")  # nothing registered any more
 
+    def test_configure_only_pod_leaves_an_offline_template(self):
+        self.w.create_agent_pod("tmpl-gpu", "o", "p", token=PAT, env={"gpu": "true"},
+                                args=["--configure-only"], restart_policy="Never")
+        self.w.wait_for(lambda: self.w.pod("tmpl-gpu")["status"].get("phase") == "Succeeded",
+                        "the one-shot pod succeeds")
+        a = self.w.agent("o", "p", "tmpl-gpu")
+        self.assertEqual(a["status"], "offline")
+        self.assertEqual(a["capabilities"]["gpu"], "true")
+        out = self.queue(["gpu"])
+        self.assertNotIn("result", out)             # queued thanks to the template
+        self.w.store.delete("pods", "default", "tmpl-gpu")
+        self.w.wait_for(lambda: self.w.pod("tmpl-gpu") is None, "pod deleted")
+        self.assertIsNotNone(self.w.agent("o", "p", "tmpl-gpu"))  # the template stays
+
     # ------------------------------------------------------------------ termination
     def test_sigterm_unregisters_when_switch_on(self):
         self.w.create_agent_pod("a1", "o", "p", token=PAT)
