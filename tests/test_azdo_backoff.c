@@ -1,8 +1,10 @@
 /* test_azdo_backoff.c - jittered exponential backoff bounds, server waits, per-org independence. */
+
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
+/* cmocka.h needs the four headers above first. */
 #include <cmocka.h>
 
 #include "azdo/backoff.h"

@@ -1,9 +1,11 @@
 /* test_azdo_classify.c - answers to outcomes: 203 sign-in page vs 401 vs 403, 429/503 with
  * Retry-After, delayed 200s, transport failures, non-JSON 2xx. */
+
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
+/* cmocka.h needs the four headers above first. */
 #include <cmocka.h>
 
 #include <errno.h>
@@ -17,13 +19,17 @@ char *fixture(const char *name, size_t *len);
 
 static struct azdo_reply reply(long status, const char *ct, const char *body)
 {
-    return (struct azdo_reply){.status = status, .content_type = ct, .retry_after_s = -1,
-                               .body = body, .body_len = body ? strlen(body) : 0};
+    return (struct azdo_reply){.status = status,
+                               .content_type = ct,
+                               .retry_after_s = -1,
+                               .body = body,
+                               .body_len = body ? strlen(body) : 0};
 }
 
 static void test_json_2xx_is_ok(void **state)
 {
-    struct azdo_reply r = reply(200, "application/json; charset=utf-8", "{\"count\":0,\"value\":[]}");
+    struct azdo_reply r =
+        reply(200, "application/json; charset=utf-8", "{\"count\":0,\"value\":[]}");
     struct azdo_verdict v;
     (void)state;
 
@@ -128,7 +134,8 @@ static void test_403_404_and_other_4xx(void **state)
 
 static void test_429_and_503_carry_retry_after(void **state)
 {
-    struct azdo_reply r = reply(429, "application/json", "{\"message\":\"TF400733: illustrative\"}");
+    struct azdo_reply r =
+        reply(429, "application/json", "{\"message\":\"TF400733: illustrative\"}");
     struct azdo_verdict v;
     (void)state;
 

@@ -1,10 +1,12 @@
 /* test_azdo_client.c - the async Azure DevOps client against a scripted fake server on
  * 127.0.0.1 (tests/test_http_fake.c): pool id caching, headers and auth, URL shapes, request
  * bodies, outcomes, throttle gates per organisation, counters, and the PAT never leaking. */
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+/* cmocka.h needs the four headers above first. */
 #include <cmocka.h>
 
 #include <errno.h>
@@ -99,15 +101,18 @@ static void handler(struct fake_conn *c, const struct fake_req *req, void *data)
                      "{\"count\":1,\"value\":[{\"id\":7,\"name\":\"my-pool-agent-1\",\"status\":"
                      "\"online\",\"enabled\":true,\"assignedRequest\":{\"requestId\":101}}]}");
     } else if (strcmp(req->method, "GET") == 0 && strstr(t, "/agents/7?") != NULL) {
-        respond_json(c, 200, NULL, json, "{\"id\":7,\"name\":\"my-pool-agent-1\",\"enabled\":"
-                                         "false,\"assignedRequest\":{\"requestId\":202}}");
+        respond_json(c, 200, NULL, json,
+                     "{\"id\":7,\"name\":\"my-pool-agent-1\",\"enabled\":"
+                     "false,\"assignedRequest\":{\"requestId\":202}}");
     } else if (strcmp(req->method, "PATCH") == 0) {
-        respond_json(c, 200, NULL, json, "{\"id\":7,\"name\":\"my-pool-agent-1\",\"enabled\":false}");
+        respond_json(c, 200, NULL, json,
+                     "{\"id\":7,\"name\":\"my-pool-agent-1\",\"enabled\":false}");
     } else if (strcmp(req->method, "DELETE") == 0) {
         fake_respond(c, delete_status, NULL, NULL);
     } else if (strcmp(req->method, "POST") == 0) {
-        snprintf(body, sizeof(body), "{\"id\":99,\"name\":\"my-pool-template\",\"status\":"
-                                     "\"offline\",\"enabled\":true}");
+        snprintf(body, sizeof(body),
+                 "{\"id\":99,\"name\":\"my-pool-template\",\"status\":"
+                 "\"offline\",\"enabled\":true}");
         respond_json(c, 200, NULL, json, body);
     } else {
         respond_json(c, 404, NULL, json, "{\"message\":\"no route\"}");
@@ -186,8 +191,10 @@ static int setup(void **state)
     assert_int_equal(azdo_org_parse(url, &fx->org, NULL), 0);
     snprintf(url, sizeof(url), "%s/org-b", fake_http_url(fx->fake));
     assert_int_equal(azdo_org_parse(url, &fx->org_b, NULL), 0);
-    fx->target = (struct azdo_target){.org = &fx->org, .pool_name = "my-pool",
-                                      .pat = OLD_PAT "\n", .identity = "ci-agents/azdo-pat"};
+    fx->target = (struct azdo_target){.org = &fx->org,
+                                      .pool_name = "my-pool",
+                                      .pat = OLD_PAT "\n",
+                                      .identity = "ci-agents/azdo-pat"};
     fx->target_b = fx->target;
     fx->target_b.org = &fx->org_b;
 
@@ -238,8 +245,9 @@ static void test_poll_resolves_pool_once_and_sends_the_right_requests(void **sta
 
     /* Cold cache, two calls at once: one pool lookup serves both. */
     assert_int_equal(azdo_list_jobs(fx->client, &fx->target, on_done, &jobs, NULL), 0);
-    assert_int_equal(azdo_list_agents(fx->client, &fx->target, AZDO_INC_LAST_COMPLETED, on_done,
-                                      &agents, NULL), 0);
+    assert_int_equal(
+        azdo_list_agents(fx->client, &fx->target, AZDO_INC_LAST_COMPLETED, on_done, &agents, NULL),
+        0);
     assert_false(jobs.done); /* never from inside the starting call */
     run_until(fx, &jobs);
     run_until(fx, &agents);
@@ -296,26 +304,30 @@ static void test_agent_changes_send_the_documented_bodies(void **state)
     struct azdo_caps caps = {0};
     char body[4096];
 
-    assert_int_equal(azdo_set_agent_enabled(fx->client, &fx->target, 7, false, on_done, &patch,
-                                            NULL), 0);
+    assert_int_equal(
+        azdo_set_agent_enabled(fx->client, &fx->target, 7, false, on_done, &patch, NULL), 0);
     run_until(fx, &patch);
     assert_int_equal(patch.res.verdict.outcome, AZDO_OK);
     assert_false(patch.res.agent.enabled);
-    assert_true(fake_http_body(fx->fake, "PATCH", "/my-org/_apis/distributedtask/pools/42/agents/7"
-                                                  "?api-version=7.1", 1, body, sizeof(body)));
+    assert_true(fake_http_body(fx->fake, "PATCH",
+                               "/my-org/_apis/distributedtask/pools/42/agents/7"
+                               "?api-version=7.1",
+                               1, body, sizeof(body)));
     assert_string_equal(body, "{\"id\":7,\"enabled\":false}");
 
     assert_int_equal(azdo_get_agent(fx->client, &fx->target, 7, on_done, &get, NULL), 0);
     run_until(fx, &get);
     assert_int_equal(get.res.agent.assigned_request_id, 202);
     assert_int_equal(fake_http_count(fx->fake, "GET", NULL,
-                                     "/agents/7?includeAssignedRequest=true&api-version=7.1"), 1);
+                                     "/agents/7?includeAssignedRequest=true&api-version=7.1"),
+                     1);
 
     assert_int_equal(azdo_delete_agent(fx->client, &fx->target, 7, on_done, &del, NULL), 0);
     run_until(fx, &del);
     assert_int_equal(del.res.verdict.outcome, AZDO_OK);
     assert_int_equal(fake_http_count(fx->fake, "DELETE",
-                                     "/my-org/_apis/distributedtask/pools/42/agents/7", NULL), 1);
+                                     "/my-org/_apis/distributedtask/pools/42/agents/7", NULL),
+                     1);
 
     /* Deleting what is already gone: NOT_FOUND / AgentNotFound, and the pool cache survives. */
     pthread_mutex_lock(&script.mu);
@@ -327,14 +339,17 @@ static void test_agent_changes_send_the_documented_bodies(void **state)
     assert_string_equal(gone.res.verdict.reason, "AgentNotFound");
 
     assert_int_equal(azdo_caps_set(&caps, "gpu", "true", false), 0);
-    assert_int_equal(azdo_register_agent(fx->client, &fx->target, "my-pool-template-gpu",
-                                         "3.248.0", &caps, on_done, &reg, NULL), 0);
+    assert_int_equal(azdo_register_agent(fx->client, &fx->target, "my-pool-template-gpu", "3.248.0",
+                                         &caps, on_done, &reg, NULL),
+                     0);
     azdo_caps_clear(&caps); /* borrowed only for the call */
     run_until(fx, &reg);
     assert_int_equal(reg.res.verdict.outcome, AZDO_OK);
     assert_int_equal(reg.res.agent.id, 99);
-    assert_true(fake_http_body(fx->fake, "POST", "/my-org/_apis/distributedtask/pools/42/agents"
-                                                 "?api-version=7.1", 1, body, sizeof(body)));
+    assert_true(fake_http_body(fx->fake, "POST",
+                               "/my-org/_apis/distributedtask/pools/42/agents"
+                               "?api-version=7.1",
+                               1, body, sizeof(body)));
     json_t *sent = json_loads(body, 0, NULL);
     assert_non_null(sent);
     assert_string_equal(json_string_value(json_object_get(sent, "name")), "my-pool-template-gpu");
@@ -554,8 +569,8 @@ static void test_pat_never_reaches_logs_or_errors(void **state)
     assert_null(strstr(a.res.err.msg, OLD_PAT));
     assert_null(strstr(a.res.verdict.detail, OLD_PAT));
     azdo_client_reset_backoff(fx->client, &fx->target);
-    assert_int_equal(azdo_register_agent(fx->client, &fx->target, "tpl", "3.248.0", NULL,
-                                         on_done, &b, NULL), 0);
+    assert_int_equal(
+        azdo_register_agent(fx->client, &fx->target, "tpl", "3.248.0", NULL, on_done, &b, NULL), 0);
     run_until(fx, &b);
     assert_true(log_contains(fx, "\"org\"")); /* the log did get lines */
     assert_false(log_contains(fx, OLD_PAT));

@@ -1,9 +1,11 @@
 /* test_azdo_demand.c - demand parsing, matching against capabilities, and capability set keys,
  * with field report #3's job table as the routing table. */
+
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
+/* cmocka.h needs the four headers above first. */
 #include <cmocka.h>
 
 #include <errno.h>
@@ -71,12 +73,21 @@ static void test_matching_rules(void **state)
     caps_add(&caps, "java", "/usr/lib/jvm/17");
     caps_add(&caps, "empty", "");
 
-    const char *yes[] = {"java", "JAVA", "empty", "Agent.OS -equals linux",
-                         "agent.os -equals LINUX", "Agent.Version -gtVersion 3.248.0",
-                         "Agent.Version -gtVersion 3.220.0", "Agent.Version -gtVersion 2.163.1",
+    const char *yes[] = {"java",
+                         "JAVA",
+                         "empty",
+                         "Agent.OS -equals linux",
+                         "agent.os -equals LINUX",
+                         "Agent.Version -gtVersion 3.248.0",
+                         "Agent.Version -gtVersion 3.220.0",
+                         "Agent.Version -gtVersion 2.163.1",
                          "Agent.Version -gtVersion 3"};
-    const char *no[] = {"maven", "Agent.OS -equals Windows_NT", "Agent.Version -gtVersion 3.248.1",
-                        "Agent.Version -gtVersion 4.0", "java -gtVersion 17", "maven -exists",
+    const char *no[] = {"maven",
+                        "Agent.OS -equals Windows_NT",
+                        "Agent.Version -gtVersion 3.248.1",
+                        "Agent.Version -gtVersion 4.0",
+                        "java -gtVersion 17",
+                        "maven -exists",
                         "Agent.Version -gtVersion 3.x"};
     for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
         if (!demands_satisfied(&yes[i], 1, &caps))
@@ -127,8 +138,8 @@ static void test_version_compare(void **state)
 static char *key_of(const char *const *demands, size_t n, bool names)
 {
     char *key = NULL;
-    int rc = names ? demand_set_names(demands, n, &key, NULL)
-                   : demand_set_key(demands, n, &key, NULL);
+    int rc =
+        names ? demand_set_names(demands, n, &key, NULL) : demand_set_key(demands, n, &key, NULL);
     assert_int_equal(rc, 0);
     return key;
 }
@@ -198,8 +209,10 @@ static void test_field_report_3_table(void **state)
         if (strcmp(names, table[i].names) != 0 || strcmp(v, table[i].variant) != 0)
             fail_msg("job %s: names %s routed to %s, expected %s / %s", table[i].job, names, v,
                      table[i].names, table[i].variant);
-        per_variant[strcmp(v, "default") == 0 ? 0 : strcmp(v, "gpu") == 0 ? 1
-                    : strcmp(v, "java17") == 0 ? 2 : 3]++;
+        per_variant[strcmp(v, "default") == 0  ? 0
+                    : strcmp(v, "gpu") == 0    ? 1
+                    : strcmp(v, "java17") == 0 ? 2
+                                               : 3]++;
         free(names);
     }
     /* "One poll creates exactly 7 pods: 3 default (a, b, h), 3 gpu (c, d, g), 1 java17 (e)". */

@@ -1,10 +1,12 @@
 /* test_azdo_fixture.c - reads tests/fixtures/azdo/<name> for the azdo test suites. It is a
  * separate translation unit (not a header) because .gitignore keeps only tests/test_*.c. Suites
  * declare: char *fixture(const char *name, size_t *len); */
+
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
+/* cmocka.h needs the four headers above first. */
 #include <cmocka.h>
 
 #include <stdio.h>

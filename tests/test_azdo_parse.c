@@ -1,8 +1,10 @@
 /* test_azdo_parse.c - pools, agents and job-request answers into structs; ISO-8601 times. */
+
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
+/* cmocka.h needs the four headers above first. */
 #include <cmocka.h>
 
 #include <errno.h>
@@ -36,13 +38,20 @@ static void test_isotime_fractions_and_offsets(void **state)
     assert_int_equal(t("2025-03-02T09:15:40.8166667Z"), 1740906940816); /* 7 digits truncated */
     assert_int_equal(t("2025-03-02T10:15:04+01:00"), 1740906904000);
     assert_int_equal(t("2025-03-02T04:45:04-0430"), 1740906904000);
-    assert_int_equal(t("2025-03-02T09:15:04"), 1740906904000); /* no zone: UTC */
-    assert_int_equal(t("2024-02-29T00:00:00Z"), 1709164800000);  /* leap day */
+    assert_int_equal(t("2025-03-02T09:15:04"), 1740906904000);  /* no zone: UTC */
+    assert_int_equal(t("2024-02-29T00:00:00Z"), 1709164800000); /* leap day */
     assert_int_equal(t("2000-03-01T00:00:00.999z"), 951868800999);
 
-    const char *bad[] = {"", "2025-03-02", "2025-03-02T09:15", "2025-13-02T09:15:04Z",
-                         "2025-02-29T00:00:00Z", "2025-03-02T24:00:00Z", "2025-03-02T09:15:04.Z",
-                         "2025-03-02T09:15:04Zjunk", "2025-03-02T09:15:04+1", "yesterday",
+    const char *bad[] = {"",
+                         "2025-03-02",
+                         "2025-03-02T09:15",
+                         "2025-13-02T09:15:04Z",
+                         "2025-02-29T00:00:00Z",
+                         "2025-03-02T24:00:00Z",
+                         "2025-03-02T09:15:04.Z",
+                         "2025-03-02T09:15:04Zjunk",
+                         "2025-03-02T09:15:04+1",
+                         "yesterday",
                          "2025/03/02T09:15:04Z"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         if (azdo_isotime_parse(bad[i], &ms) != -EINVAL)
@@ -240,8 +249,8 @@ static void test_jobs_shape_errors(void **state)
     free(body);
     assert_int_equal(azdo_parse_jobs(LIT("{\"value\":[{\"demands\":[]}]}"), &l, &err), -EINVAL);
     assert_string_equal(err.msg, "jobrequests: value[0].requestId: missing");
-    assert_int_equal(azdo_parse_jobs(LIT("{\"value\":[{\"requestId\":1,\"result\":true}]}"), &l,
-                                     &err), -EINVAL);
+    assert_int_equal(
+        azdo_parse_jobs(LIT("{\"value\":[{\"requestId\":1,\"result\":true}]}"), &l, &err), -EINVAL);
     assert_string_equal(err.msg, "jobrequests: value[0].result: expected a string");
 }
 

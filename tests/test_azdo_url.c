@@ -1,8 +1,10 @@
 /* test_azdo_url.c - organisation URLs of every accepted form, refusals, and endpoint URLs. */
+
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
+/* cmocka.h needs the four headers above first. */
 #include <cmocka.h>
 
 #include <errno.h>
@@ -64,8 +66,9 @@ static void test_server_collections_keep_any_path(void **state)
     parses_to("https://tfs.example.com/tfs/DefaultCollection/",
               "https://tfs.example.com/tfs/DefaultCollection",
               "tfs.example.com/tfs/defaultcollection", AZDO_SERVER);
-    parses_to("https://ado.corp.example:8443/Collection", "https://ado.corp.example:8443/Collection",
-              "ado.corp.example:8443/collection", AZDO_SERVER);
+    parses_to("https://ado.corp.example:8443/Collection",
+              "https://ado.corp.example:8443/Collection", "ado.corp.example:8443/collection",
+              AZDO_SERVER);
     parses_to("https://ado.corp.example/a/b/c", "https://ado.corp.example/a/b/c",
               "ado.corp.example/a/b/c", AZDO_SERVER);
 }
@@ -137,11 +140,11 @@ static void test_agents_urls_carry_the_requested_includes(void **state)
     assert_string_equal(url, "https://tfs.example.com/tfs/Coll/_apis/distributedtask/pools/42/"
                              "agents?includeAssignedRequest=true&api-version=7.1");
     free(url);
-    assert_int_equal(azdo_url_agents(&org, 42,
-                                     AZDO_INC_ASSIGNED | AZDO_INC_CAPABILITIES |
-                                         AZDO_INC_LAST_COMPLETED,
-                                     &url, NULL),
-                     0);
+    assert_int_equal(
+        azdo_url_agents(&org, 42,
+                        AZDO_INC_ASSIGNED | AZDO_INC_CAPABILITIES | AZDO_INC_LAST_COMPLETED, &url,
+                        NULL),
+        0);
     assert_string_equal(url, "https://tfs.example.com/tfs/Coll/_apis/distributedtask/pools/42/"
                              "agents?includeCapabilities=true&includeAssignedRequest=true&"
                              "includeLastCompletedRequest=true&api-version=7.1");

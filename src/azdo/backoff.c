@@ -1,7 +1,6 @@
 /* backoff.c - exponential backoff with full jitter, server waits honoured (see backoff.h). */
 #include "azdo/backoff.h"
 
-
 void azdo_backoff_init(struct azdo_backoff *b, uint64_t seed)
 {
     b->failures = 0;
@@ -68,8 +67,8 @@ void azdo_backoff_success(struct azdo_backoff *b, uint64_t now_ms, int64_t serve
 
 uint64_t azdo_backoff_wait_ms(const struct azdo_backoff *b, uint64_t now_ms)
 {
-    uint64_t until = b->backoff_until_ms > b->server_until_ms ? b->backoff_until_ms
-                                                              : b->server_until_ms;
+    uint64_t until =
+        b->backoff_until_ms > b->server_until_ms ? b->backoff_until_ms : b->server_until_ms;
     return until > now_ms ? until - now_ms : 0;
 }
 

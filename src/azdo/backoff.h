@@ -20,7 +20,10 @@ struct azdo_backoff_policy {
 
 /* 10 s, doubling to 5 min, never below 1 s: field reports #2 and #13 expect retries near the
  * poll interval at first and at most every 5 min for a persistent failure. */
-#define AZDO_BACKOFF_POLICY_DEFAULT {.base_ms = 10000, .cap_ms = 300000, .min_ms = 1000}
+#define AZDO_BACKOFF_POLICY_DEFAULT                                                                \
+    {                                                                                              \
+        .base_ms = 10000, .cap_ms = 300000, .min_ms = 1000                                         \
+    }
 
 struct azdo_backoff {
     uint32_t failures;         /* consecutive failures since the last success */

@@ -69,8 +69,8 @@ out:
     return rc;
 }
 
-int azdo_body_register_agent(const char *name, const char *version,
-                             const struct azdo_caps *caps, char **out, struct err *err)
+int azdo_body_register_agent(const char *name, const char *version, const struct azdo_caps *caps,
+                             char **out, struct err *err)
 {
     char *exponent = NULL, *modulus = NULL;
     json_t *agent = NULL, *sys;
@@ -80,22 +80,25 @@ int azdo_body_register_agent(const char *name, const char *version,
     rc = fresh_public_key(&exponent, &modulus, err);
     if (rc < 0)
         goto out;
-    agent = json_pack("{s:s, s:s, s:s, s:b, s:i, s:s, s:{s:{s:s, s:s}}, s:{s:s, s:s, s:s}}",
-                      "name", name, "version", version, "osDescription",
+    agent = json_pack("{s:s, s:s, s:s, s:b, s:i, s:s, s:{s:{s:s, s:s}}, s:{s:s, s:s, s:s}}", "name",
+                      name, "version", version, "osDescription",
                       "Linux (offline placeholder registered by azdo-runner-operator)", "enabled",
                       1, "maxParallelism", 1, "provisioningState", "Provisioned", "authorization",
                       "publicKey", "exponent", exponent, "modulus", modulus, "systemCapabilities",
                       "Agent.Name", name, "Agent.Version", version, "Agent.OS", "Linux");
     if (agent == NULL) {
-        rc = err_set(err, -EINVAL, "cannot build agent registration body: name or version is "
-                                   "not valid UTF-8");
+        rc = err_set(err, -EINVAL,
+                     "cannot build agent registration body: name or version is "
+                     "not valid UTF-8");
         goto out;
     }
     sys = json_object_get(agent, "systemCapabilities");
     for (size_t i = 0; caps != NULL && i < caps->len; i++) {
         if (json_object_set_new(sys, caps->items[i].name, json_string(caps->items[i].value)) < 0) {
-            rc = err_set(err, -EINVAL, "cannot build agent registration body: capability '%s' "
-                                       "is not valid UTF-8", caps->items[i].name);
+            rc = err_set(err, -EINVAL,
+                         "cannot build agent registration body: capability '%s' "
+                         "is not valid UTF-8",
+                         caps->items[i].name);
             goto out;
         }
     }

@@ -27,7 +27,7 @@ int azdo_body_agent_enabled(int64_t agent_id, bool enabled, char **out, struct e
  * Agent.OS. ASSUMPTION [U]: the service accepts a registration whose agent never connects; the
  * field set is what config.sh sends. '*out' is new (free()). 0, -ENOMEM, or -EIO if the key
  * could not be generated. */
-int azdo_body_register_agent(const char *name, const char *version,
-                             const struct azdo_caps *caps, char **out, struct err *err);
+int azdo_body_register_agent(const char *name, const char *version, const struct azdo_caps *caps,
+                             char **out, struct err *err);
 
 #endif

@@ -190,27 +190,36 @@ void azdo_classify(const struct azdo_reply *r, struct azdo_verdict *v)
 
     if (s == 203 || ((s / 100 == 2 || s / 100 == 3) && html)) {
         set(v, AZDO_AUTH_FAILED, "SignInPage");
-        snprintf(v->detail, sizeof(v->detail), "Azure DevOps answered with a sign-in page "
-                                               "(HTTP %ld): the PAT is missing or invalid", s);
+        snprintf(v->detail, sizeof(v->detail),
+                 "Azure DevOps answered with a sign-in page "
+                 "(HTTP %ld): the PAT is missing or invalid",
+                 s);
     } else if (s / 100 == 2) {
         if (is_json(r->content_type) || body_empty(r)) {
             set(v, AZDO_OK, "");
         } else {
             set(v, AZDO_BAD_RESPONSE, "NotJson");
-            snprintf(v->detail, sizeof(v->detail), "HTTP %ld with content type '%s' instead "
-                     "of JSON", s, r->content_type ? r->content_type : "(none)");
+            snprintf(v->detail, sizeof(v->detail),
+                     "HTTP %ld with content type '%s' instead "
+                     "of JSON",
+                     s, r->content_type ? r->content_type : "(none)");
         }
     } else if (s / 100 == 3) {
         set(v, AZDO_AUTH_FAILED, "Redirected");
-        snprintf(v->detail, sizeof(v->detail), "unexpected redirect (HTTP %ld), usually to a "
-                 "sign-in page: check the PAT and that azDoUrl is the organisation URL", s);
+        snprintf(v->detail, sizeof(v->detail),
+                 "unexpected redirect (HTTP %ld), usually to a "
+                 "sign-in page: check the PAT and that azDoUrl is the organisation URL",
+                 s);
     } else if (s == 401) {
         unauthorized(r, v, message);
     } else if (s == 403) {
         set(v, AZDO_AUTH_FAILED, "Forbidden");
-        snprintf(v->detail, sizeof(v->detail), "%s", message[0] ? message :
-                 "the PAT lacks permission: it needs Agent Pools (Read & manage) and the pool "
-                 "Administrator role");
+        snprintf(
+            v->detail, sizeof(v->detail), "%s",
+            message[0]
+                ? message
+                : "the PAT lacks permission: it needs Agent Pools (Read & manage) and the pool "
+                  "Administrator role");
     } else if (s == 404) {
         set(v, AZDO_NOT_FOUND, "NotFound");
         snprintf(v->detail, sizeof(v->detail), "%s", message[0] ? message : "not found");
@@ -219,16 +228,15 @@ void azdo_classify(const struct azdo_reply *r, struct azdo_verdict *v)
         if (r->rate_limit_resource != NULL)
             snprintf(v->detail, sizeof(v->detail), "rate limited on %s", r->rate_limit_resource);
         else
-            snprintf(v->detail, sizeof(v->detail), "%s", message[0] ? message :
-                     (s == 429 ? "too many requests" : "service unavailable"));
+            snprintf(v->detail, sizeof(v->detail), "%s",
+                     message[0] ? message
+                                : (s == 429 ? "too many requests" : "service unavailable"));
     } else if (s == 408 || s / 100 == 5) {
         set(v, AZDO_UNREACHABLE, "ServerError");
-        snprintf(v->detail, sizeof(v->detail), "HTTP %ld%s%s", s, message[0] ? ": " : "",
-                 message);
+        snprintf(v->detail, sizeof(v->detail), "HTTP %ld%s%s", s, message[0] ? ": " : "", message);
     } else if (s / 100 == 4) {
         set(v, AZDO_REJECTED, type_key[0] ? type_key : "Rejected");
-        snprintf(v->detail, sizeof(v->detail), "HTTP %ld%s%s", s, message[0] ? ": " : "",
-                 message);
+        snprintf(v->detail, sizeof(v->detail), "HTTP %ld%s%s", s, message[0] ? ": " : "", message);
     } else {
         set(v, AZDO_BAD_RESPONSE, "UnexpectedStatus");
         snprintf(v->detail, sizeof(v->detail), "unexpected HTTP status %ld", s);

@@ -45,8 +45,8 @@ enum azdo_outcome {
 
 /* What is known about one answer. Strings are borrowed; NULL means absent. */
 struct azdo_reply {
-    long status;                      /* HTTP status, 0 when no answer arrived */
-    int transport_err;                /* negative errno of a transport failure, else 0 */
+    long status;       /* HTTP status, 0 when no answer arrived */
+    int transport_err; /* negative errno of a transport failure, else 0 */
     const char *content_type;
     int retry_after_s;                /* Retry-After in seconds, -1 when absent or malformed */
     const char *rate_limit_delay;     /* X-RateLimit-Delay: seconds this request was delayed */
@@ -60,13 +60,13 @@ struct azdo_reply {
 struct azdo_verdict {
     enum azdo_outcome outcome;
     long http_status;
-    int64_t wait_ms;          /* server-requested pause before the next call to this org
-                               * (max of Retry-After and X-RateLimit-Delay), -1 when none */
-    bool wait_capped;         /* Retry-After exceeded AZDO_MAX_SERVER_WAIT_MS */
-    bool budget_exhausted;    /* X-RateLimit-Remaining was 0: poll more slowly */
-    char reason[48];          /* a CamelCase word for conditions and events (see table) */
-    char detail[256];         /* human text: decoded service error, server message, rate-limit
-                               * resource. Server-supplied, never contains the PAT */
+    int64_t wait_ms;       /* server-requested pause before the next call to this org
+                            * (max of Retry-After and X-RateLimit-Delay), -1 when none */
+    bool wait_capped;      /* Retry-After exceeded AZDO_MAX_SERVER_WAIT_MS */
+    bool budget_exhausted; /* X-RateLimit-Remaining was 0: poll more slowly */
+    char reason[48];       /* a CamelCase word for conditions and events (see table) */
+    char detail[256];      /* human text: decoded service error, server message, rate-limit
+                            * resource. Server-supplied, never contains the PAT */
 };
 
 /* Classifies 'reply' into '*out'. Pure; never fails. */

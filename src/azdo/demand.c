@@ -99,8 +99,10 @@ int demand_parse(const char *text, struct demand *out, struct err *err)
         out->op = DEMAND_EXISTS;
     } else {
         if (*op != '-')
-            return err_set(err, -EINVAL, "demand '%s': expected '-equals' or '-gtVersion' "
-                                         "after the name", text);
+            return err_set(err, -EINVAL,
+                           "demand '%s': expected '-equals' or '-gtVersion' "
+                           "after the name",
+                           text);
         op_end = skip_word(op);
         if (op_end - op == 7 && strncasecmp(op, "-equals", 7) == 0) {
             out->op = DEMAND_EQUALS;
@@ -256,8 +258,8 @@ static char *canonical(const char *text, bool names_only, bool *oom)
         lower(d.value);
     if (names_only || d.op == DEMAND_EXISTS)
         out = strdup(d.name);
-    else if (asprintf(&out, "%s %s %s", d.name,
-                      d.op == DEMAND_EQUALS ? "-equals" : "-gtVersion", d.value) < 0)
+    else if (asprintf(&out, "%s %s %s", d.name, d.op == DEMAND_EQUALS ? "-equals" : "-gtVersion",
+                      d.value) < 0)
         out = NULL;
     if (out == NULL)
         *oom = true;
@@ -293,8 +295,10 @@ static int build_key(const char *const *demands, size_t n, bool names_only, char
         if (i > 0 && strcmp(items[i], items[i - 1]) == 0)
             continue;
         if (json_array_append_new(arr, json_string(items[i])) < 0) {
-            rc = err_set(err, -EINVAL, "cannot build capability set key: demand '%s' is not "
-                                       "valid UTF-8", items[i]);
+            rc = err_set(err, -EINVAL,
+                         "cannot build capability set key: demand '%s' is not "
+                         "valid UTF-8",
+                         items[i]);
             goto out;
         }
     }

@@ -48,9 +48,9 @@ void azdo_caps_clear(struct azdo_caps *caps);
 /* ---- demands ---- */
 
 enum demand_op {
-    DEMAND_EXISTS,      /* "name" */
-    DEMAND_EQUALS,      /* "name -equals value" */
-    DEMAND_GT_VERSION,  /* "name -gtVersion 1.2.3" (minimum version, inclusive) */
+    DEMAND_EXISTS,     /* "name" */
+    DEMAND_EQUALS,     /* "name -equals value" */
+    DEMAND_GT_VERSION, /* "name -gtVersion 1.2.3" (minimum version, inclusive) */
 };
 
 struct demand {

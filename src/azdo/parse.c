@@ -57,8 +57,8 @@ static int get_int(const json_t *obj, const char *path, const char *key, bool re
 }
 
 /* '*out' is a new copy, or NULL when absent. */
-static int get_str(const json_t *obj, const char *path, const char *key, bool required,
-                   char **out, struct err *err)
+static int get_str(const json_t *obj, const char *path, const char *key, bool required, char **out,
+                   struct err *err)
 {
     json_t *v = member(obj, key);
 
@@ -148,7 +148,8 @@ int azdo_parse_pool_id(const char *body, size_t len, const char *pool_name, int6
     rc = list_value(root, "pools", &value, err);
     if (rc < 0)
         goto out;
-    json_array_foreach(value, i, item) {
+    json_array_foreach(value, i, item)
+    {
         char path[PATH_MAX_LEN];
         const char *name;
         int64_t id;
@@ -196,7 +197,8 @@ static int caps_from(const json_t *obj, const char *path, const char *key, bool 
 
     if (rc < 0 || v == NULL)
         return rc;
-    json_object_foreach(v, name, val) {
+    json_object_foreach(v, name, val)
+    {
         const char *s = json_string_value(val);
         /* A null value is an advertised capability with no value: it still satisfies "exists". */
         if (s == NULL && !json_is_null(val))
@@ -251,8 +253,8 @@ int azdo_agent_from_json(const json_t *obj, const char *path, struct azdo_agent 
         rc = get_time(obj, path, "statusChangedOn", &out->status_changed_ms, err);
 
     /* System first, then user: the user's value wins on a clash, as in the service's UI. */
-    out->has_caps = member(obj, "systemCapabilities") != NULL ||
-                    member(obj, "userCapabilities") != NULL;
+    out->has_caps =
+        member(obj, "systemCapabilities") != NULL || member(obj, "userCapabilities") != NULL;
     if (rc == 0)
         rc = caps_from(obj, path, "systemCapabilities", false, &out->caps, err);
     if (rc == 0)
@@ -277,8 +279,7 @@ int azdo_agent_from_json(const json_t *obj, const char *path, struct azdo_agent 
     return rc;
 }
 
-int azdo_parse_agents(const char *body, size_t len, struct azdo_agent_list *out,
-                      struct err *err)
+int azdo_parse_agents(const char *body, size_t len, struct azdo_agent_list *out, struct err *err)
 {
     json_t *root = azdo_json_load(body, len, "agents", err);
     json_t *value, *item;
@@ -296,7 +297,8 @@ int azdo_parse_agents(const char *body, size_t len, struct azdo_agent_list *out,
         rc = err_set(err, -ENOMEM, "agents: out of memory");
         goto out;
     }
-    json_array_foreach(value, i, item) {
+    json_array_foreach(value, i, item)
+    {
         char path[PATH_MAX_LEN];
 
         snprintf(path, sizeof(path), "agents: value[%zu]", i);
@@ -352,9 +354,12 @@ static const struct {
     const char *name;
     enum azdo_job_result result;
 } results[] = {
-    {"succeeded", AZDO_RESULT_SUCCEEDED}, {"succeededWithIssues", AZDO_RESULT_SUCCEEDED_WITH_ISSUES},
-    {"failed", AZDO_RESULT_FAILED},       {"canceled", AZDO_RESULT_CANCELED},
-    {"skipped", AZDO_RESULT_SKIPPED},     {"abandoned", AZDO_RESULT_ABANDONED},
+    {"succeeded", AZDO_RESULT_SUCCEEDED},
+    {"succeededWithIssues", AZDO_RESULT_SUCCEEDED_WITH_ISSUES},
+    {"failed", AZDO_RESULT_FAILED},
+    {"canceled", AZDO_RESULT_CANCELED},
+    {"skipped", AZDO_RESULT_SKIPPED},
+    {"abandoned", AZDO_RESULT_ABANDONED},
 };
 
 const char *azdo_job_result_name(enum azdo_job_result r)
@@ -392,8 +397,7 @@ static int job_result(const json_t *obj, const char *path, enum azdo_job_result 
     return 0;
 }
 
-static int job_demands(const json_t *obj, const char *path, struct azdo_job *job,
-                       struct err *err)
+static int job_demands(const json_t *obj, const char *path, struct azdo_job *job, struct err *err)
 {
     json_t *v = member(obj, "demands");
     json_t *d;
@@ -406,7 +410,8 @@ static int job_demands(const json_t *obj, const char *path, struct azdo_job *job
     job->demands = calloc(json_array_size(v) + 1, sizeof(*job->demands));
     if (job->demands == NULL)
         return err_set(err, -ENOMEM, "%s.demands: out of memory", path);
-    json_array_foreach(v, i, d) {
+    json_array_foreach(v, i, d)
+    {
         if (!json_is_string(d))
             return err_set(err, -EINVAL, "%s.demands[%zu]: expected a string", path, i);
         job->demands[i] = strdup(json_string_value(d));
@@ -417,8 +422,7 @@ static int job_demands(const json_t *obj, const char *path, struct azdo_job *job
     return 0;
 }
 
-static int job_from_json(const json_t *obj, const char *path, struct azdo_job *job,
-                         struct err *err)
+static int job_from_json(const json_t *obj, const char *path, struct azdo_job *job, struct err *err)
 {
     json_t *reserved, *matched, *def, *owner;
     char sub[PATH_MAX_LEN + 32];
@@ -504,7 +508,8 @@ int azdo_parse_jobs(const char *body, size_t len, struct azdo_job_list *out, str
         rc = err_set(err, -ENOMEM, "jobrequests: out of memory");
         goto out;
     }
-    json_array_foreach(value, i, item) {
+    json_array_foreach(value, i, item)
+    {
         char path[PATH_MAX_LEN];
 
         snprintf(path, sizeof(path), "jobrequests: value[%zu]", i);

@@ -41,17 +41,17 @@ enum azdo_agent_status {
 struct azdo_agent {
     int64_t id;
     char *name;
-    char *version;             /* NULL when absent */
-    bool enabled;              /* absent reads as true, the service's default */
+    char *version; /* NULL when absent */
+    bool enabled;  /* absent reads as true, the service's default */
     enum azdo_agent_status status;
     int64_t created_ms;
-    int64_t status_changed_ms; /* last online/offline flip */
-    bool has_caps;             /* capabilities were in the answer (includeCapabilities=true) */
-    struct azdo_caps caps;     /* system then user capabilities; user ones win on a clash */
+    int64_t status_changed_ms;   /* last online/offline flip */
+    bool has_caps;               /* capabilities were in the answer (includeCapabilities=true) */
+    struct azdo_caps caps;       /* system then user capabilities; user ones win on a clash */
     int64_t assigned_request_id; /* non-zero: busy. Only meaningful when the request asked for
                                   * includeAssignedRequest=true */
-    int64_t last_request_id;   /* lastCompletedRequest.requestId, 0 when absent */
-    int64_t last_finish_ms;    /* lastCompletedRequest.finishTime: the start of idle time */
+    int64_t last_request_id;     /* lastCompletedRequest.requestId, 0 when absent */
+    int64_t last_finish_ms;      /* lastCompletedRequest.finishTime: the start of idle time */
 };
 
 struct azdo_agent_list {
@@ -61,8 +61,7 @@ struct azdo_agent_list {
 
 /* Parses an agents list answer into '*out' (new: azdo_agent_list_free()). Required per agent:
  * integer "id" and string "name"; everything else is optional. On failure '*out' is empty. */
-int azdo_parse_agents(const char *body, size_t len, struct azdo_agent_list *out,
-                      struct err *err);
+int azdo_parse_agents(const char *body, size_t len, struct azdo_agent_list *out, struct err *err);
 
 /* Parses a single agent object (GET/PATCH/POST of one agent) into '*out' (new:
  * azdo_agent_clear()). */
@@ -102,12 +101,12 @@ struct azdo_job {
     size_t demand_count;
     int64_t queue_ms, assign_ms, receive_ms, finish_ms, locked_until_ms;
     enum azdo_job_result result;
-    int64_t reserved_agent_id;  /* 0 when none */
-    char *reserved_agent_name;  /* NULL when none */
-    int matched_agents;         /* length of matchedAgents, -1 when absent */
-    bool matches_all_agents;    /* matchesAllAgentsInPool */
-    char *definition_name;      /* the pipeline ("definition.name"), NULL when absent */
-    char *owner_name;           /* the run ("owner.name", e.g. a build number), or NULL */
+    int64_t reserved_agent_id; /* 0 when none */
+    char *reserved_agent_name; /* NULL when none */
+    int matched_agents;        /* length of matchedAgents, -1 when absent */
+    bool matches_all_agents;   /* matchesAllAgentsInPool */
+    char *definition_name;     /* the pipeline ("definition.name"), NULL when absent */
+    char *owner_name;          /* the run ("owner.name", e.g. a build number), or NULL */
 };
 
 struct azdo_job_list {

@@ -6,8 +6,8 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,8 +17,8 @@
 /* The pieces of an absolute URL. */
 struct parts {
     bool https;
-    char host[256]; /* lowercased; IPv6 keeps its brackets */
-    long port;      /* 0 when absent or equal to the scheme's default */
+    char host[256];          /* lowercased; IPv6 keeps its brackets */
+    long port;               /* 0 when absent or equal to the scheme's default */
     char path[AZDO_URL_MAX]; /* original case, "" or "/..." without trailing slashes */
 };
 
@@ -50,8 +50,9 @@ static int split_authority(const char *auth, size_t len, struct parts *p, struct
     if (len == 0)
         return err_set(err, -EINVAL, "azDoUrl has no host");
     if (memchr(auth, '@', len) != NULL)
-        return err_set(err, -EINVAL, "azDoUrl must not carry credentials: the PAT comes from "
-                                     "the Secret named by patSecretName");
+        return err_set(err, -EINVAL,
+                       "azDoUrl must not carry credentials: the PAT comes from "
+                       "the Secret named by patSecretName");
     if (auth[0] == '[') {
         const char *close = memchr(auth, ']', len);
         if (close == NULL)
@@ -141,13 +142,15 @@ static int services_org(const struct parts *p, char *org, size_t org_size, struc
 
     if (strcmp(p->host, "dev.azure.com") == 0) {
         if (p->path[0] == '\0')
-            return err_set(err, -EINVAL, "azDoUrl 'https://dev.azure.com' lacks the "
-                                         "organisation: use https://dev.azure.com/<org>");
+            return err_set(err, -EINVAL,
+                           "azDoUrl 'https://dev.azure.com' lacks the "
+                           "organisation: use https://dev.azure.com/<org>");
         name = p->path + 1;
         if (strchr(name, '/') != NULL)
-            return err_set(err, -EINVAL, "azDoUrl has a path after the organisation (agent "
-                                         "pools are organisation-wide): use "
-                                         "https://dev.azure.com/<org>");
+            return err_set(err, -EINVAL,
+                           "azDoUrl has a path after the organisation (agent "
+                           "pools are organisation-wide): use "
+                           "https://dev.azure.com/<org>");
         len = strlen(name);
     } else {
         /* <org>.visualstudio.com, optionally with the legacy "/DefaultCollection". */
@@ -157,9 +160,10 @@ static int services_org(const struct parts *p, char *org, size_t org_size, struc
             return err_set(err, -EINVAL, "azDoUrl host '%s' is not <org>.visualstudio.com",
                            p->host);
         if (p->path[0] != '\0' && strcasecmp(p->path, "/DefaultCollection") != 0)
-            return err_set(err, -EINVAL, "azDoUrl has a path after the organisation (agent "
-                                         "pools are organisation-wide): use "
-                                         "https://<org>.visualstudio.com");
+            return err_set(err, -EINVAL,
+                           "azDoUrl has a path after the organisation (agent "
+                           "pools are organisation-wide): use "
+                           "https://<org>.visualstudio.com");
     }
     if (len + 1 > org_size)
         return err_set(err, -EINVAL, "azDoUrl organisation name is too long");
@@ -200,11 +204,13 @@ int azdo_org_parse(const char *azdo_url, struct azdo_org *out, struct err *err)
     else
         out->flavor = AZDO_SERVER;
     if (!p.https && out->flavor != AZDO_LOOPBACK)
-        return err_set(err, -EINVAL, "azDoUrl must use https for host '%s': plain http would "
-                                     "send the PAT in clear text", p.host);
+        return err_set(err, -EINVAL,
+                       "azDoUrl must use https for host '%s': plain http would "
+                       "send the PAT in clear text",
+                       p.host);
 
-    n = snprintf(out->base, sizeof(out->base), "%s://%s%s%s", p.https ? "https" : "http",
-                 p.host, port, p.path);
+    n = snprintf(out->base, sizeof(out->base), "%s://%s%s%s", p.https ? "https" : "http", p.host,
+                 port, p.path);
     if (n < 0 || (size_t)n >= sizeof(out->base))
         return err_set(err, -EINVAL, "azDoUrl is too long");
 
@@ -302,8 +308,8 @@ int azdo_url_agents(const struct azdo_org *org, int64_t pool_id, unsigned includ
                   org->base, pool_id, inc, AZDO_API_VERSION);
 }
 
-int azdo_url_agent(const struct azdo_org *org, int64_t pool_id, int64_t agent_id,
-                   unsigned include, char **out, struct err *err)
+int azdo_url_agent(const struct azdo_org *org, int64_t pool_id, int64_t agent_id, unsigned include,
+                   char **out, struct err *err)
 {
     char inc[128];
 
@@ -313,8 +319,7 @@ int azdo_url_agent(const struct azdo_org *org, int64_t pool_id, int64_t agent_id
                   org->base, pool_id, agent_id, inc, AZDO_API_VERSION);
 }
 
-int azdo_url_jobrequests(const struct azdo_org *org, int64_t pool_id, char **out,
-                         struct err *err)
+int azdo_url_jobrequests(const struct azdo_org *org, int64_t pool_id, char **out, struct err *err)
 {
     return format(out, err,
                   "%s/_apis/distributedtask/pools/%" PRId64 "/jobrequests?completedRequestCount=0",

@@ -29,7 +29,7 @@ enum azdo_flavor {
 
 struct azdo_org {
     char base[AZDO_URL_MAX]; /* "https://dev.azure.com/my-org": scheme and host lowercased */
-    char key[AZDO_URL_MAX];  /* "dev.azure.com/my-org": lowercase, no scheme, default port dropped */
+    char key[AZDO_URL_MAX]; /* "dev.azure.com/my-org": lowercase, no scheme, default port dropped */
     enum azdo_flavor flavor;
 };
 
@@ -63,14 +63,13 @@ int azdo_url_agents(const struct azdo_org *org, int64_t pool_id, unsigned includ
 
 /* <base>/_apis/distributedtask/pools/<pool_id>/agents/<agent_id>?<include flags>&api-version=7.1
  * Used for GET, PATCH and DELETE of one agent. */
-int azdo_url_agent(const struct azdo_org *org, int64_t pool_id, int64_t agent_id,
-                   unsigned include, char **out, struct err *err);
+int azdo_url_agent(const struct azdo_org *org, int64_t pool_id, int64_t agent_id, unsigned include,
+                   char **out, struct err *err);
 
 /* <base>/_apis/distributedtask/pools/<pool_id>/jobrequests?completedRequestCount=0
  * Only queued and running requests: the unfiltered list carries the pool's whole finished
  * history, which grows until the call times out and is capped at about 200 entries (field
  * report #2). */
-int azdo_url_jobrequests(const struct azdo_org *org, int64_t pool_id, char **out,
-                         struct err *err);
+int azdo_url_jobrequests(const struct azdo_org *org, int64_t pool_id, char **out, struct err *err);
 
 #endif
