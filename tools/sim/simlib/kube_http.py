@@ -250,7 +250,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Audit-Id", "sim-%d" % random.getrandbits(48))
         self.send_header("Cache-Control", "no-cache, private")
         for w in self.warnings:
-            self.send_header("Warning", '299 - "%s"' % w.replace('"', "'"))
+            self.send_header("Warning", '299 - "%s"' % w.replace("\\", "\\\\").replace(
+                '"', '\\"').replace("\n", " "))
         for k, v in (extra or {}).items():
             self.send_header(k, v)
         self.end_headers()
