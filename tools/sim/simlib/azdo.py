@@ -118,7 +118,8 @@ class AzdoService:
                                                   getattr(f, "agent_unregister_on_sigterm", True)))
         for name, default in (("expired_pats", set()), ("azdo_soft_throttle", False),
                               ("azdo_history_latency_ms", 0), ("azdo_busy_delete_status", 0),
-                              ("azdo_max_page", 200), ("lost_job_timeout_s", 0.0)):
+                              ("azdo_max_page", 200), ("lost_job_timeout_s", 0.0),
+                              ("azdo_disabled_agents_match", True)):
             if not hasattr(f, name):
                 setattr(f, name, default)
         aliases = _opt(options, "azdo_host_alias", [])

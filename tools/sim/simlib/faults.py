@@ -30,6 +30,8 @@ class Faults:
         self.azdo_busy_delete_status = 0  # DELETE of a busy agent: 0 = accepted (its job is lost),
                                           # else refused with this HTTP status
         self.azdo_max_page = 200        # cap on job requests per response (real service: ~200)
+        self.azdo_disabled_agents_match = True  # disabled agents count when deciding whether
+                                                # a new job can queue at all
         # --- simulated agents ---
         self.agent_unregister_on_sigterm = True  # False: terminated agents stay registered, offline
         self.agent_register_delay_s = 1.0  # container running -> agent online

@@ -208,6 +208,14 @@ class AzdoApiTest(unittest.TestCase):
         self.assertEqual([m["name"] for m in j["matchedAgents"]], ["tmpl-gpu"])
         self.assertIn("Agent.Version -gtVersion 2.163.1", j["demands"])
 
+    def test_disabled_template_lets_jobs_queue_unless_switched_off(self):
+        a = self.placeholder(self.pid, "tmpl", {"gpu": "1"})
+        self.w.api("%s/%d/agents/%d?api-version=7.1" % (POOLS, self.pid, a["id"]), PAT, "PATCH",
+                   {"id": a["id"], "enabled": False})
+        self.assertNotIn("result", self.queue("p", ["gpu"]))
+        self.w.ctl("POST", "/_sim/faults", {"azdo_disabled_agents_match": False})
+        self.assertEqual(self.queue("p", ["gpu"]).get("result"), "failed")
+
     def test_disabled_agent_takes_no_job(self):
         self.vm_agent("p", "vm", {"java": "1"}, enabled=False)
         rid = self.queue("p", ["java"])["requestId"]
