@@ -27,7 +27,8 @@ WAIT_S = 30.0
 
 class SimFixture:
     def __init__(self, register_delay=0.0, receive_delay=0.0, kubelet_delay=0.02,
-                 unregister_on_sigterm=True, grace_scale=0.02, with_kube=True):
+                 unregister_on_sigterm=True, grace_scale=0.02, with_kube=True,
+                 host_aliases=()):
         self.faults = Faults()
         self.store = None
         self.kubelet = None
@@ -39,7 +40,8 @@ class SimFixture:
             self.kubelet.start()
         opts = argparse.Namespace(agent_register_delay=register_delay,
                                   job_receive_delay=receive_delay,
-                                  agent_unregister_on_sigterm=unregister_on_sigterm)
+                                  agent_unregister_on_sigterm=unregister_on_sigterm,
+                                  azdo_host_alias=list(host_aliases))
         self.svc = AzdoService(store=self.store, kubelet=self.kubelet, faults=self.faults,
                                options=opts)
         self.port = self.svc.start(0)

@@ -225,6 +225,23 @@ class AgentTest(unittest.TestCase):
                                          "job runs on a1"), "succeeded")
 
 
+class AgentUrlTest(unittest.TestCase):
+    def test_host_alias_makes_a_cloud_url_this_world_and_other_urls_are_ignored(self):
+        w = SimFixture(host_aliases=["dev.azure.com"])
+        try:
+            w.ctl("POST", "/_sim/orgs/o", {"pat": PAT, "pools": ["p"]})
+            w.create_agent_pod("cloud", "o", "p", token=PAT, url="https://dev.azure.com/o")
+            w.create_agent_pod("elsewhere", "o", "p", token=PAT,
+                               url="https://example.invalid/o")
+            w.wait_for(lambda: (w.agent("o", "p", "cloud") or {}).get("status") == "online",
+                       "cloud agent online")
+            self.assertIsNone(w.agent("o", "p", "elsewhere"))
+            cs = w.container_status("elsewhere")
+            self.assertEqual(cs.get("restartCount", 0), 0)   # not this world's agent: untouched
+        finally:
+            w.close()
+
+
 class AgentNoTrapTest(AgentTest):
     """The same behaviour with agents started without the SIGTERM trap by option."""
     unregister = False
