@@ -177,6 +177,8 @@ MERGE_KEYS = {
     "volumeDevices": "devicePath", "imagePullSecrets": "name", "ownerReferences": "uid",
     "conditions": "type", "hostAliases": "ip", "resourceClaims": "name",
     "topologySpreadConstraints": "topologyKey", "ports": "containerPort",
+    "webhooks": "name", "schedulingGates": "name",
+    "readinessGates": "conditionType", "hostIPs": "ip", "podIPs": "ip",
 }
 PRIMITIVE_MERGE = {"finalizers"}
 
@@ -247,9 +249,10 @@ def _smp(doc, patch, parents):
             pos = {w: i for i, w in enumerate(want)}
             lst.sort(key=lambda x: pos.get(x.get(key) if isinstance(x, dict) else None,
                                            len(pos)))
-        else:
+        elif all(isinstance(w, (str, int, float, bool)) for w in order):
             pos = {w: i for i, w in enumerate(order)}
-            lst.sort(key=lambda x: pos.get(x, len(pos)) if not isinstance(x, (dict, list))
+            lst.sort(key=lambda x: pos.get(x, len(pos)) if isinstance(x, (str, int, float,
+                                                                          bool))
                      else len(pos))
     return out
 
