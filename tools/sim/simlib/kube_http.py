@@ -40,6 +40,7 @@ SMP = "application/strategic-merge-patch+json"
 MERGE = "application/merge-patch+json"
 JSONPATCH = "application/json-patch+json"
 APPLY = "application/apply-patch+yaml"
+PUBLIC_PATHS = {"/version", "/version/", "/healthz", "/livez", "/readyz"}
 RETURNS_OBJECT_ON_DELETE = {"pods", "namespaces", "services", "persistentvolumeclaims"}
 
 
@@ -155,7 +156,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.url_path = u.path
             self.q = {k: v[-1] for k, v in urllib.parse.parse_qs(u.query,
                                                                  keep_blank_values=True).items()}
-            self._check_auth()
+            if u.path not in PUBLIC_PATHS:   # system:public-info-viewer, as in clusters
+                self._check_auth()
             is_watch = self.q.get("watch") in ("true", "1") or "/watch/" in u.path
             self._faults(is_watch)
             self._route(method, u.path)
