@@ -4,6 +4,7 @@ Wire details (timestamps, error bodies, demand syntax) follow
 shared/reference/azure-devops-api.md; the section numbers below refer to it.
 """
 
+import functools
 import json
 import re
 import time
@@ -174,6 +175,7 @@ def parse_demand(text):
     return (name, KNOWN_OPS[key], value)
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_version(text):
     parts = str(text).strip().split(".")
     out = []
