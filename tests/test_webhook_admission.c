@@ -403,6 +403,101 @@ static void test_base64_matches_rfc4648_vectors(void **state)
     }
 }
 
+/* ---------------------------------------------------------------- the real RunnerPool policy */
+
+static json_t *handle_real(enum admission_hook hook, const json_t *doc, struct admission_reply *reply)
+{
+    char *text = json_dumps(doc, JSON_COMPACT);
+    json_t *answer;
+
+    assert_int_equal(admission_handle(hook, admission_runnerpool_policy(), text, strlen(text),
+                                      reply), 0);
+    free(text);
+    answer = json_loadb(reply->body, reply->body_len, 0, NULL);
+    assert_non_null(answer);
+    return answer;
+}
+
+/* Finds the op adding 'path' in a decoded patch, or NULL. */
+static const json_t *patch_op(const json_t *patch, const char *path)
+{
+    size_t i;
+    const json_t *op;
+
+    json_array_foreach(patch, i, op) {
+        if (strcmp(path_str(op, "path", NULL), path) == 0)
+            return op;
+    }
+    return NULL;
+}
+
+static void test_runnerpool_minimal_pool_gets_documented_defaults(void **state)
+{
+    (void)state;
+    json_t *doc = load_fixture("review_create.json");
+    struct admission_reply reply;
+    json_t *answer = handle_real(ADMISSION_MUTATE, doc, &reply);
+    json_t *patch = decode_patch(answer);
+
+    assert_true(reply.allowed);
+    assert_non_null(patch);
+    assert_int_equal(json_integer_value(json_object_get(patch_op(patch, "/spec/maxAgents"), "value")), 10);
+    assert_int_equal(json_integer_value(json_object_get(patch_op(patch, "/spec/minAgents"), "value")), 0);
+    assert_int_equal(json_integer_value(json_object_get(patch_op(patch, "/spec/ttlIdleSeconds"), "value")), 0);
+    json_decref(patch);
+    json_decref(answer);
+    admission_reply_clear(&reply);
+
+    /* The same object is valid as written: defaults are not required to be present. */
+    answer = handle_real(ADMISSION_VALIDATE, doc, &reply);
+    assert_true(reply.allowed);
+    json_decref(answer);
+    json_decref(doc);
+    admission_reply_clear(&reply);
+}
+
+static void test_runnerpool_invalid_pool_refused_with_field_paths(void **state)
+{
+    (void)state;
+    json_t *doc = load_fixture("review_create.json");
+    json_t *spec = json_object_get(json_object_get(json_object_get(doc, "request"), "object"), "spec");
+    struct admission_reply reply;
+    json_t *answer;
+    const char *message;
+
+    json_object_set_new(spec, "minAgents", json_integer(5));
+    json_object_set_new(spec, "maxAgents", json_integer(2));
+    json_object_del(spec, "image");
+    answer = handle_real(ADMISSION_VALIDATE, doc, &reply);
+    message = path_str(json_object_get(answer, "response"), "status", "message");
+    assert_false(reply.allowed);
+    assert_int_equal(reply.status_code, 422);
+    assert_non_null(strstr(message, "RunnerPool \"pool-a\" is invalid: "));
+    assert_non_null(strstr(message, "spec.image: is required"));
+    assert_non_null(strstr(message, "spec.minAgents"));
+    json_decref(answer);
+    json_decref(doc);
+    admission_reply_clear(&reply);
+}
+
+static void test_runnerpool_update_changing_pool_refused(void **state)
+{
+    (void)state;
+    json_t *doc = load_fixture("review_update.json");
+    json_t *spec = json_object_get(json_object_get(json_object_get(doc, "request"), "object"), "spec");
+    struct admission_reply reply;
+    json_t *answer;
+
+    json_object_set_new(spec, "pool", json_string("windows"));
+    answer = handle_real(ADMISSION_VALIDATE, doc, &reply);
+    assert_false(reply.allowed);
+    assert_non_null(strstr(path_str(json_object_get(answer, "response"), "status", "message"),
+                           "spec.pool"));
+    json_decref(answer);
+    json_decref(doc);
+    admission_reply_clear(&reply);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -419,6 +514,9 @@ int main(void)
         cmocka_unit_test_setup(test_policy_failure_refuses_with_its_text, reset),
         cmocka_unit_test_setup(test_generate_name_used_in_message, reset),
         cmocka_unit_test(test_base64_matches_rfc4648_vectors),
+        cmocka_unit_test(test_runnerpool_minimal_pool_gets_documented_defaults),
+        cmocka_unit_test(test_runnerpool_invalid_pool_refused_with_field_paths),
+        cmocka_unit_test(test_runnerpool_update_changing_pool_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,9 @@
 
 #include <openssl/evp.h>
 
+#include "pool/runnerpool_defaults.h"
+#include "pool/runnerpool_validate.h"
+
 #define ADMISSION_API_VERSION "admission.k8s.io/v1"
 #define ADMISSION_KIND "AdmissionReview"
 #define POOL_GROUP "devops.opentools.mf"
@@ -287,24 +290,29 @@ out:
 
 /* ---------------------------------------------------------------- RunnerPool binding */
 
-/* LIMITATION: src/pool/ has not published its defaults and old/new validator yet
- * (runnerpool_defaults.h, runnerpool_validate.h). Until it does, the RunnerPool policy refuses
- * every CREATE and UPDATE with a message saying so: failing closed is better than admitting
- * unchecked pools. Fix: point the two functions below at the pool module (one line each). */
+/* The two adapters are the only place this file knows src/pool/. runner_pool_validate_update()
+ * refuses changes of spec.pool and spec.azDoUrl (see its header for why that was chosen over
+ * migrating agents) and runs the full validation when spec changed. */
 static int pool_defaults(const json_t *object, json_t *ops, struct err *err)
 {
-    (void)object;
-    (void)ops;
-    return err_set(err, -ENOSYS, "the RunnerPool defaulter is not built into this operator");
+    json_t *patch = runner_pool_default_patch(object);
+
+    if (patch == NULL)
+        return err_set(err, -ENOMEM, "out of memory");
+    json_array_extend(ops, patch);
+    json_decref(patch);
+    return 0;
 }
 
 static int pool_validate(const json_t *object, const json_t *old_object,
                          struct field_errors *errors, struct err *err)
 {
-    (void)object;
-    (void)old_object;
-    (void)errors;
-    return err_set(err, -ENOSYS, "the RunnerPool validator is not built into this operator");
+    (void)err;
+    if (old_object != NULL)
+        runner_pool_validate_update(old_object, object, errors);
+    else
+        runner_pool_validate(object, errors);
+    return 0;
 }
 
 const struct admission_policy *admission_runnerpool_policy(void)
