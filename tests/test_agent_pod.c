@@ -459,12 +459,10 @@ static void test_builder_refuses_bad_requests(void **state)
 {
     (void)state;
     struct runner_pool *rp = load_pool("advanced.json", NULL);
-    struct agent_pod_opts o = {.index = 0};
+    struct agent_pod_opts o = {.index = RUNNER_POOL_INDEX_MAX + 1};
     json_t *pod = NULL;
     struct err err = {0};
 
-    assert_int_equal(agent_pod_build(rp, &o, &pod, &err), -ERANGE);
-    o.index = RUNNER_POOL_INDEX_MAX + 1;
     assert_int_equal(agent_pod_build(rp, &o, &pod, &err), -ERANGE);
     o.index = RUNNER_POOL_INDEX_MAX;
     assert_int_equal(agent_pod_build(rp, &o, &pod, &err), 0);
@@ -550,7 +548,7 @@ static void test_pvc_storage_class_and_refusals(void **state)
     assert_string_equal(err.msg, "pvc 'c' has createPvc false: the operator does not create "
                                  "claim 'linux-advanced-agent-1-c'");
     assert_int_equal(agent_pvc_build(rp, 1, 3, &pvc, &err), -ERANGE);
-    assert_int_equal(agent_pvc_build(rp, 0, 0, &pvc, &err), -ERANGE);
+    assert_int_equal(agent_pvc_build(rp, RUNNER_POOL_INDEX_MAX + 1, 0, &pvc, &err), -ERANGE);
     assert_null(pvc);
     runner_pool_free(rp);
 }

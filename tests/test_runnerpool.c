@@ -265,8 +265,8 @@ static void test_crd_schema_agrees_with_the_code(void **state)
                      RUNNER_POOL_DEFAULT_MIN_AGENTS);
     assert_int_equal(json_integer_value(DEFAULT_OF(spec, "ttlIdleSeconds")),
                      RUNNER_POOL_DEFAULT_TTL_IDLE_SECONDS);
-    assert_int_equal(json_integer_value(DEFAULT_OF(spec, "pollIntervalSeconds")),
-                     RUNNER_POOL_DEFAULT_POLL_INTERVAL_SECONDS);
+    /* Absent pollIntervalSeconds means the operator's --poll-interval: no schema default. */
+    assert_null(DEFAULT_OF(spec, "pollIntervalSeconds"));
     assert_int_equal(json_integer_value(json_object_get(json_object_get(spec, "maxAgents"),
                                                         "maximum")),
                      RUNNER_POOL_MAX_AGENTS_CAP);
@@ -722,9 +722,7 @@ static void test_minimal_pool_patch_adds_scaling_defaults(void **state)
     json_t *patch = runner_pool_default_patch(obj);
     json_t *want = json_loads("[{\"op\":\"add\",\"path\":\"/spec/maxAgents\",\"value\":10},"
                               "{\"op\":\"add\",\"path\":\"/spec/minAgents\",\"value\":0},"
-                              "{\"op\":\"add\",\"path\":\"/spec/ttlIdleSeconds\",\"value\":0},"
-                              "{\"op\":\"add\",\"path\":\"/spec/pollIntervalSeconds\","
-                              "\"value\":10}]",
+                              "{\"op\":\"add\",\"path\":\"/spec/ttlIdleSeconds\",\"value\":0}]",
                               0, NULL);
     if (!json_equal(patch, want)) {
         char *text = json_dumps(patch, 0);

@@ -6,8 +6,8 @@
 
 static int check_index(unsigned index, struct err *err)
 {
-    if (index < 1 || index > RUNNER_POOL_INDEX_MAX)
-        return err_set(err, -ERANGE, "agent index %u outside 1..%d", index,
+    if (index > RUNNER_POOL_INDEX_MAX)
+        return err_set(err, -ERANGE, "agent index %u outside 0..%d", index,
                        RUNNER_POOL_INDEX_MAX);
     return 0;
 }

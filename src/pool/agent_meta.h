@@ -34,7 +34,7 @@
 #define AGENT_SELECTOR_MANAGED AGENT_LABEL_MANAGED_BY "=" AGENT_LABEL_MANAGED_BY_VALUE
 
 /* Writes "<pool>-agent-<index>" into buf. 0, -ERANGE for an index outside
- * 1..RUNNER_POOL_INDEX_MAX, or -ENAMETOOLONG when 'len' is too small. */
+ * 0..RUNNER_POOL_INDEX_MAX, or -ENAMETOOLONG when 'len' is too small. */
 int agent_pod_name(const char *pool_name, unsigned index, char *buf, size_t len, struct err *err);
 
 /* Writes "<pool>-agent-<index>-<pvc>" into buf; same errors. */

@@ -41,7 +41,7 @@
 #define AGENT_PAT_KEY "token" /* the key in patSecretName */
 
 struct agent_pod_opts {
-    unsigned index;         /* 1..RUNNER_POOL_INDEX_MAX */
+    unsigned index;         /* 0..RUNNER_POOL_INDEX_MAX */
     const char *capability; /* a capabilityImages key, or NULL for the default image */
     bool run_once;          /* the agent takes one job, then exits 0 */
     uint32_t skip_pvcs;     /* bit i set: leave spec.pvcs[i] out (an optional PVC found missing) */

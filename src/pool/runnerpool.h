@@ -30,7 +30,7 @@
  * typo such as 2000 would otherwise start thousands of pods. */
 #define RUNNER_POOL_MAX_AGENTS_CAP 200
 
-/* Agent indices are 1..RUNNER_POOL_INDEX_MAX. An index can exceed maxAgents for a while (an index
+/* Agent indices are 0..RUNNER_POOL_INDEX_MAX (pods <pool>-agent-0, -1, ...). An index can exceed maxAgents for a while (an index
  * whose old registration is still online is not reused, field report #5), so the bound leaves
  * room above the cap; name lengths are computed for RUNNER_POOL_INDEX_DIGITS digits. */
 #define RUNNER_POOL_INDEX_MAX 999

@@ -107,9 +107,9 @@ json_t *runner_pool_default_patch(const json_t *obj)
          default_member(patch, spec, "/spec", "minAgents",
                         json_integer(RUNNER_POOL_DEFAULT_MIN_AGENTS)) &&
          default_member(patch, spec, "/spec", "ttlIdleSeconds",
-                        json_integer(RUNNER_POOL_DEFAULT_TTL_IDLE_SECONDS)) &&
-         default_member(patch, spec, "/spec", "pollIntervalSeconds",
-                        json_integer(RUNNER_POOL_DEFAULT_POLL_INTERVAL_SECONDS));
+                        json_integer(RUNNER_POOL_DEFAULT_TTL_IDLE_SECONDS));
+    /* pollIntervalSeconds gets no default in the object: absent means "the operator's
+     * --poll-interval", which an administrator can change for every pool at once. */
     if (ok && json_is_array(pvcs) && json_array_size(pvcs) > 0)
         ok = default_pvcs(patch, pvcs) && default_volume_identity(patch, spec);
     if (!ok) {
