@@ -335,6 +335,85 @@ static void test_retry_after_parses_both_forms(void **state)
     assert_int_equal(http_parse_retry_after("12abc", now), -1);
 }
 
+/* ---- TLS ---- */
+
+struct tls_fixture {
+    char *server_cert, *server_key, *client_cert, *client_key;
+};
+
+static void tls_get(struct fixture *fx, struct fake_http *srv, const struct http_tls *tls,
+                    struct result *r)
+{
+    char url[128];
+    struct http_request req = {.tls = tls, .timeout_ms = 10000};
+
+    snprintf(url, sizeof(url), "%s/hello", fake_http_url(srv));
+    req.url = url;
+    assert_int_equal(http_start(fx->http, &req, on_done, r, NULL, NULL), 0);
+    assert_int_equal(loop_run_until(fx->loop, &r->done, 10000), 0);
+}
+
+static void test_tls_verifies_against_ca_data_file_or_skips_when_told(void **state)
+{
+    struct fixture *fx = *state;
+    struct tls_fixture t;
+    struct fake_http *srv;
+    struct result by_pem = {0}, by_file = {0}, untrusted = {0}, insecure = {0};
+    char ca_path[] = "/tmp/test_http_ca.XXXXXX";
+    int fd;
+
+    fake_make_cert("api-server", &t.server_cert, &t.server_key);
+    srv = fake_https_start(handler, NULL, t.server_cert, t.server_key, NULL);
+    fd = mkstemp(ca_path);
+    assert_true(write(fd, t.server_cert, strlen(t.server_cert)) > 0);
+    close(fd);
+
+    tls_get(fx, srv, &(struct http_tls){.ca_pem = t.server_cert}, &by_pem);
+    tls_get(fx, srv, &(struct http_tls){.ca_file = ca_path}, &by_file);
+    tls_get(fx, srv, NULL, &untrusted); /* system store does not know our CA */
+    tls_get(fx, srv, &(struct http_tls){.insecure_skip_verify = true}, &insecure);
+
+    assert_int_equal(by_pem.status, 200);
+    assert_string_equal(by_pem.body, "{\"hello\":\"world\"}");
+    assert_int_equal(by_file.status, 200);
+    assert_int_equal(untrusted.status, 0);
+    assert_int_equal(untrusted.err_code, -EPROTO);
+    assert_int_equal(insecure.status, 200);
+
+    unlink(ca_path);
+    fake_http_stop(srv);
+    free(t.server_cert);
+    free(t.server_key);
+}
+
+static void test_tls_client_certificate_from_pem_data(void **state)
+{
+    struct fixture *fx = *state;
+    struct tls_fixture t;
+    struct fake_http *srv;
+    struct result with = {0}, without = {0};
+
+    fake_make_cert("api-server", &t.server_cert, &t.server_key);
+    fake_make_cert("operator", &t.client_cert, &t.client_key);
+    srv = fake_https_start(handler, NULL, t.server_cert, t.server_key, t.client_cert);
+
+    tls_get(fx, srv,
+            &(struct http_tls){.ca_pem = t.server_cert, .client_cert_pem = t.client_cert,
+                               .client_key_pem = t.client_key},
+            &with);
+    tls_get(fx, srv, &(struct http_tls){.ca_pem = t.server_cert}, &without);
+
+    assert_int_equal(with.status, 200);
+    assert_int_equal(without.status, 0); /* the server refused the handshake */
+    assert_int_not_equal(without.err_code, 0);
+
+    fake_http_stop(srv);
+    free(t.server_cert);
+    free(t.server_key);
+    free(t.client_cert);
+    free(t.client_key);
+}
+
 /* ---- line splitting without a network ---- */
 
 struct collected {
@@ -408,6 +487,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cancel_outside_callbacks_never_completes, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_free_with_calls_in_flight_runs_no_callback, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_tls_verifies_against_ca_data_file_or_skips_when_told,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tls_client_certificate_from_pem_data, setup,
                                         teardown),
         cmocka_unit_test(test_retry_after_parses_both_forms),
         cmocka_unit_test(test_linebuf_same_lines_at_every_split_point),

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,12 +16,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
 #define FAKE_MAX_CONNS 64
 #define FAKE_MAX_LOG 512
 
 struct fake_conn {
     struct fake_http *f;
     int fd;
+    SSL *ssl;   /* NULL for plain http */
     pthread_t thread;
     bool closed;
 };
@@ -36,6 +44,7 @@ struct fake_http {
     char url[64];
     fake_handler handler;
     void *data;
+    SSL_CTX *ssl_ctx; /* NULL for plain http */
     pthread_t acceptor;
     pthread_mutex_t mu;
     pthread_cond_t cond;
@@ -55,7 +64,8 @@ static void die(const char *what)
 static void send_all(struct fake_conn *c, const char *data, size_t len)
 {
     while (len > 0 && !c->closed) {
-        ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL);
+        ssize_t n = c->ssl != NULL ? SSL_write(c->ssl, data, (int)len)
+                                   : send(c->fd, data, len, MSG_NOSIGNAL);
 
         if (n < 0 && errno == EINTR)
             continue;
@@ -154,6 +164,13 @@ bool fake_wait_stop(struct fake_conn *c, int ms)
     return stopping;
 }
 
+static ssize_t conn_recv(struct fake_conn *c, char *buf, size_t len)
+{
+    if (c->ssl != NULL)
+        return SSL_read(c->ssl, buf, (int)len);
+    return recv(c->fd, buf, len, 0);
+}
+
 /* Reads one request into 'req' (body malloc'd). False on EOF or a malformed request. */
 static bool read_request(struct fake_conn *c, struct fake_req *req)
 {
@@ -168,7 +185,7 @@ static bool read_request(struct fake_conn *c, struct fake_req *req)
 
         if (have == sizeof(buf) - 1)
             return false;
-        n = recv(c->fd, buf + have, sizeof(buf) - 1 - have, 0);
+        n = conn_recv(c, buf + have, sizeof(buf) - 1 - have);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
@@ -197,7 +214,7 @@ static bool read_request(struct fake_conn *c, struct fake_req *req)
             already = content_length; /* no pipelining: extra bytes are dropped */
         memcpy(req->body, end + 4, already);
         while (already < content_length) {
-            ssize_t n = recv(c->fd, req->body + already, content_length - already, 0);
+            ssize_t n = conn_recv(c, req->body + already, content_length - already);
 
             if (n <= 0) {
                 free(req->body);
@@ -229,6 +246,12 @@ static void *conn_main(void *arg)
     struct fake_conn *c = arg;
     struct fake_req *req = malloc(sizeof(*req));
 
+    if (c->f->ssl_ctx != NULL) {
+        c->ssl = SSL_new(c->f->ssl_ctx);
+        SSL_set_fd(c->ssl, c->fd);
+        if (SSL_accept(c->ssl) != 1)
+            c->closed = true; /* handshake refused (e.g. no client certificate) */
+    }
     while (!c->closed) {
         memset(req, 0, sizeof(*req));
         if (!read_request(c, req))
@@ -238,6 +261,8 @@ static void *conn_main(void *arg)
         free(req->body);
     }
     free(req);
+    if (c->ssl != NULL)
+        SSL_shutdown(c->ssl);
     return NULL;
 }
 
@@ -272,13 +297,15 @@ static void *accept_main(void *arg)
     }
 }
 
-struct fake_http *fake_http_start(fake_handler handler, void *data)
+static struct fake_http *start(fake_handler handler, void *data, SSL_CTX *ssl_ctx)
 {
     struct fake_http *f = calloc(1, sizeof(*f));
     struct sockaddr_in addr;
     socklen_t alen = sizeof(addr);
     int one = 1;
 
+    /* A TLS close_notify to a peer that already left would raise SIGPIPE in the test. */
+    signal(SIGPIPE, SIG_IGN);
     f->handler = handler;
     f->data = data;
     pthread_mutex_init(&f->mu, NULL);
@@ -295,9 +322,97 @@ struct fake_http *fake_http_start(fake_handler handler, void *data)
     if (listen(f->listen_fd, 64) != 0)
         die("listen");
     getsockname(f->listen_fd, (struct sockaddr *)&addr, &alen);
-    snprintf(f->url, sizeof(f->url), "http://127.0.0.1:%d", ntohs(addr.sin_port));
+    f->ssl_ctx = ssl_ctx;
+    snprintf(f->url, sizeof(f->url), "%s://127.0.0.1:%d", ssl_ctx != NULL ? "https" : "http",
+             ntohs(addr.sin_port));
     pthread_create(&f->acceptor, NULL, accept_main, f);
     return f;
+}
+
+struct fake_http *fake_http_start(fake_handler handler, void *data)
+{
+    return start(handler, data, NULL);
+}
+
+static X509 *pem_cert(const char *pem)
+{
+    BIO *bio = BIO_new_mem_buf(pem, -1);
+    X509 *x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+
+    BIO_free(bio);
+    return x;
+}
+
+struct fake_http *fake_https_start(fake_handler handler, void *data, const char *cert_pem,
+                                   const char *key_pem, const char *client_ca_pem)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    X509 *cert = pem_cert(cert_pem);
+    BIO *bio = BIO_new_mem_buf(key_pem, -1);
+    EVP_PKEY *key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+
+    BIO_free(bio);
+    if (ctx == NULL || cert == NULL || key == NULL || SSL_CTX_use_certificate(ctx, cert) != 1 ||
+        SSL_CTX_use_PrivateKey(ctx, key) != 1)
+        die("tls setup");
+    if (client_ca_pem != NULL) {
+        X509 *ca = pem_cert(client_ca_pem);
+
+        X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx), ca);
+        X509_free(ca);
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+    }
+    X509_free(cert);
+    EVP_PKEY_free(key);
+    return start(handler, data, ctx);
+}
+
+static char *bio_text(BIO *bio)
+{
+    char *data;
+    long len = BIO_get_mem_data(bio, &data);
+    char *out = malloc((size_t)len + 1);
+
+    memcpy(out, data, (size_t)len);
+    out[len] = '\0';
+    BIO_free(bio);
+    return out;
+}
+
+void fake_make_cert(const char *common_name, char **cert_pem, char **key_pem)
+{
+    EVP_PKEY *key = EVP_EC_gen("P-256");
+    X509 *x = X509_new();
+    X509V3_CTX v3;
+    X509_EXTENSION *ext;
+    BIO *bio;
+
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), (long)getpid());
+    X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+    X509_set_pubkey(x, key);
+    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+                               (const unsigned char *)common_name, -1, -1, 0);
+    X509_set_issuer_name(x, X509_get_subject_name(x));
+    X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+    ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1");
+    X509_add_ext(x, ext, -1);
+    X509_EXTENSION_free(ext);
+    ext = X509V3_EXT_conf_nid(NULL, &v3, NID_basic_constraints, "critical,CA:TRUE");
+    X509_add_ext(x, ext, -1);
+    X509_EXTENSION_free(ext);
+    if (X509_sign(x, key, EVP_sha256()) == 0)
+        die("X509_sign");
+
+    bio = BIO_new(BIO_s_mem());
+    PEM_write_bio_X509(bio, x);
+    *cert_pem = bio_text(bio);
+    bio = BIO_new(BIO_s_mem());
+    PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL);
+    *key_pem = bio_text(bio);
+    X509_free(x);
+    EVP_PKEY_free(key);
 }
 
 const char *fake_http_url(struct fake_http *f)
@@ -321,11 +436,13 @@ void fake_http_stop(struct fake_http *f)
     close(f->listen_fd);
     for (int i = 0; i < f->n_conns; i++) {
         pthread_join(f->conns[i]->thread, NULL);
+        SSL_free(f->conns[i]->ssl);
         close(f->conns[i]->fd);
         free(f->conns[i]);
     }
     for (int i = 0; i < f->n_log && i < FAKE_MAX_LOG; i++)
         free(f->log[i].body);
+    SSL_CTX_free(f->ssl_ctx);
     pthread_cond_destroy(&f->cond);
     pthread_mutex_destroy(&f->mu);
     free(f);

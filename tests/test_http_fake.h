@@ -28,7 +28,16 @@ typedef void (*fake_handler)(struct fake_conn *c, const struct fake_req *req, vo
 /* Starts listening on 127.0.0.1 (ephemeral port). Fails the test on error. */
 struct fake_http *fake_http_start(fake_handler handler, void *data);
 
-/* "http://127.0.0.1:<port>" (borrowed). */
+/* The same over TLS: the server presents 'cert_pem'/'key_pem'; with 'client_ca_pem' non-NULL it
+ * also requires a client certificate issued by that CA. The URL is then "https://...". */
+struct fake_http *fake_https_start(fake_handler handler, void *data, const char *cert_pem,
+                                   const char *key_pem, const char *client_ca_pem);
+
+/* Makes a self-signed P-256 certificate for 127.0.0.1/localhost (usable as its own CA).
+ * '*cert_pem' and '*key_pem' are new (free()). */
+void fake_make_cert(const char *common_name, char **cert_pem, char **key_pem);
+
+/* "http://127.0.0.1:<port>" or "https://..." (borrowed). */
 const char *fake_http_url(struct fake_http *f);
 
 /* Wakes blocked handlers, closes every connection, joins the threads, frees. Accepts NULL. */
