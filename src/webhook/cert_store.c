@@ -335,6 +335,12 @@ int cert_store_plan(const struct cert_store_config *cfg, const struct cert_store
         /* Not yet: the caBundle step below (or time) unblocks it. */
         next = earliest(next, switch_at);
     } else if (sv_p != 0) {
+        /* LIMITATION: a serving certificate that is broken for another reason (SANs changed,
+         * expired) while a CA roll is between "caBundle [B, A]" and the switch is reissued from
+         * B at once, even if a caBundle does not trust B yet; admissions can fail until the next
+         * step publishes B (one write). Fix: issue from A while A is still in the Secret, which
+         * needs A's key kept as ca-previous.key. Also, with several replicas, each must reload
+         * the Secret within propagation_s or it presents a certificate from a retired CA. */
         rc = issue_serving(cfg, &v->ca, now, &fresh, err);
         if (rc < 0)
             return rc;
