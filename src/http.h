@@ -5,7 +5,10 @@
  * All callbacks run on the loop thread, never from inside http_start().
  *
  * Secrets: the bearer token and the basic-auth password are handed to curl and nowhere else.
- * CURLOPT_VERBOSE is never set; nothing in this module logs a header or a body. */
+ * CURLOPT_VERBOSE is never set; nothing in this module logs a header or a body.
+ *
+ * Proxies: curl's defaults apply, so HTTPS_PROXY/NO_PROXY in the environment are honoured (as
+ * client-go and the Azure DevOps agent do); tests run without them. */
 #ifndef AZDO_HTTP_H
 #define AZDO_HTTP_H
 
@@ -92,7 +95,7 @@ typedef void (*http_done_cb)(const struct http_response *res, void *cb_data);
 int http_new(struct loop *loop, struct http **out, struct err *err);
 
 /* Aborts every call still in flight (their on_done never runs) and frees the client. Accepts
- * NULL. Call before loop_free(). */
+ * NULL. Call before loop_free(), and never from inside an http callback. */
 void http_free(struct http *h);
 
 /* Starts a request. Everything in 'req' is copied; 'on_done' runs exactly once on a later loop

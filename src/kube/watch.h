@@ -11,7 +11,12 @@
  * After each full list the watch delivers every listed object as KUBE_WATCH_ADDED with
  * 'from_list' set, then KUBE_WATCH_DELETED for cached objects the list no longer holds (they
  * vanished while we were not watching), then on_synced. Bookmarks only move the resourceVersion.
- * The cache (last object per namespace/name) is readable with kube_watch_find(). */
+ * The cache (last object per namespace/name) is readable with kube_watch_find().
+ *
+ * LIMITATION: the cache keeps every watched object whole (a pod is a few KB), so memory grows
+ * with the number of pods, PVCs and pools watched; thousands of agents would want the cache to
+ * keep only metadata. Lists read with resourceVersion unset (a consistent read from etcd), not
+ * "0" (the watch cache), which costs the API server more on very large collections. */
 #ifndef AZDO_KUBE_WATCH_H
 #define AZDO_KUBE_WATCH_H
 
@@ -65,7 +70,8 @@ int kube_watch_start(struct kube *k, const struct kube_resource *res, const char
                      void *cb_data, struct kube_watch **out, struct err *err);
 
 /* Stops the watch (cancels its calls and timer; no callback runs after) and frees it and its
- * cache. Safe from inside its own callbacks? No: call it from elsewhere. Accepts NULL. */
+ * cache. Must not be called from inside this watch's own callbacks (defer it with a loop timer).
+ * Accepts NULL. */
 void kube_watch_free(struct kube_watch *w);
 
 /* True once the first list has been delivered. */
