@@ -213,9 +213,13 @@ class ApiTest(unittest.TestCase):
 
     def test_log_file_gets_json_lines(self):
         self.w.api("GET", CM)
-        with open(os.path.join(self.w.tmp, "world.log")) as f:
-            recs = [json.loads(line) for line in f if line.strip()]
-        self.assertTrue(any(r.get("path") == CM and r.get("status") == 200 for r in recs))
+
+        def logged():
+            # The line is written just after the response goes out: wait for it.
+            with open(os.path.join(self.w.tmp, "world.log")) as f:
+                recs = [json.loads(line) for line in f if line.strip()]
+            return any(r.get("path") == CM and r.get("status") == 200 for r in recs)
+        self.w.wait_for(logged, "the request in the log file")
 
 
 if __name__ == "__main__":
