@@ -20,6 +20,7 @@ enum {
     OPT_LEASE_NS,
     OPT_LEASE_NAME,
     OPT_IDENTITY,
+    OPT_LISTEN,
     OPT_WEBHOOK_PORT,
     OPT_METRICS_PORT,
     OPT_WEBHOOK_CONFIG,
@@ -45,6 +46,7 @@ static const struct option long_options[] = {
     {"leader-election-namespace", required_argument, NULL, OPT_LEASE_NS},
     {"leader-election-id", required_argument, NULL, OPT_LEASE_NAME},
     {"identity", required_argument, NULL, OPT_IDENTITY},
+    {"listen-address", required_argument, NULL, OPT_LISTEN},
     {"webhook-port", required_argument, NULL, OPT_WEBHOOK_PORT},
     {"metrics-port", required_argument, NULL, OPT_METRICS_PORT},
     {"webhook-config-name", required_argument, NULL, OPT_WEBHOOK_CONFIG},
@@ -76,6 +78,7 @@ void op_config_usage(void)
           "  --leader-elect              run as leader or standby using a Lease\n"
           "  --leader-election-namespace NS, --leader-election-id NAME, --identity ID\n"
           "Servers (port 0 disables):\n"
+          "  --listen-address ADDR       numeric address both servers bind (default 0.0.0.0)\n"
           "  --webhook-port PORT         admission webhooks over HTTPS (default 9443)\n"
           "  --metrics-port PORT         /healthz, /readyz, /metrics (default 8080)\n"
           "  --webhook-config-name NAME  webhook configurations to keep caBundle in\n"
@@ -128,6 +131,7 @@ static void set_defaults(struct op_config *cfg)
     cfg->retention_days = 30;
     cfg->log_level = LOG_INFO;
     cfg->lease_name = "azdo-runner-operator";
+    cfg->listen_address = "0.0.0.0";
     cfg->webhook_port = 9443;
     cfg->metrics_port = 8080;
     cfg->webhook_config_name = "azdo-runner-operator";
@@ -162,6 +166,7 @@ int op_config_parse(int argc, char **argv, struct op_config *cfg, struct err *er
         case OPT_LEASE_NS: cfg->lease_namespace = optarg; break;
         case OPT_LEASE_NAME: cfg->lease_name = optarg; break;
         case OPT_IDENTITY: cfg->identity = optarg; break;
+        case OPT_LISTEN: cfg->listen_address = optarg; break;
         case OPT_WEBHOOK_PORT: rc = parse_port("webhook-port", optarg, &cfg->webhook_port, err); break;
         case OPT_METRICS_PORT: rc = parse_port("metrics-port", optarg, &cfg->metrics_port, err); break;
         case OPT_WEBHOOK_CONFIG: cfg->webhook_config_name = optarg; break;

@@ -9,7 +9,8 @@ libcore_a_SOURCES += \
 	src/operator/poller.c src/operator/azdo_ops.h \
 	src/operator/reconcile.c \
 	src/operator/status.c src/operator/status.h \
-	src/operator/act.c
+	src/operator/act.c \
+	src/operator/servers.c src/operator/servers.h
 
 check_PROGRAMS += tests/test_op_config
 tests_test_op_config_SOURCES = tests/test_op_config.c

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "operator/servers.h"
 #include "store/store_retention.h"
 
 #define SHUTDOWN_GRACE_MS 10000
@@ -142,6 +143,7 @@ static void close_all(struct op *op)
 {
     struct op_pool *p = op->pools;
 
+    op_servers_stop(op);
     op_watches_stop(op);
     while (p != NULL) {
         struct op_pool *next = p->next;
@@ -188,9 +190,10 @@ int op_run(const struct op_config *cfg)
     loop_timer_start(op.loop, &op.housekeeping_timer, HOUSEKEEPING_MS);
     op.last_retention_ms = 0;
 
-    if (cfg->leader_elect)
+    rc = op_servers_start(&op, &err);
+    if (rc == 0 && cfg->leader_elect)
         rc = start_lease(&op, &err);
-    else
+    else if (rc == 0)
         start_leading(&op);
     if (rc != 0) {
         log_event(LOG_ERROR, "operator", "cannot start", "{s:s}", "err", err.msg);

@@ -29,6 +29,9 @@
 #include "operator/config.h"
 #include "pool/runnerpool.h"
 #include "store/store.h"
+#include "webhook/cert_store.h"
+#include "webhook/metrics.h"
+#include "webhook/server.h"
 
 struct op;
 
@@ -79,6 +82,14 @@ struct op {
     struct loop_timer housekeeping_timer;
     struct azdo_client *azdo;
     json_t *azdo_counted; /* org key -> [requests, errors, throttled] already in the store */
+    struct webhook_server *server; /* webhook + health/metrics, NULL when both ports are 0 */
+    struct cert_store *certs;      /* NULL when the webhook is off */
+    struct loop_timer cert_timer;
+    struct metrics *metrics;
+    struct metrics_std mstd;
+    const char *webhook_ns;
+    char *sans[OP_MAX_SANS];
+    size_t n_sans;
     bool leading;      /* true without --leader-elect */
     bool synced;       /* every watch delivered its first list */
     bool intents_resolved;

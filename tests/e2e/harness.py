@@ -63,7 +63,8 @@ class World:
     def start_operator(self, extra_args=()):
         self.metrics_port = free_port()
         args = [OPERATOR, "run", "--kube-url", self.kube_url, "--db", self.db,
-                "--metrics-port", str(self.metrics_port), "--webhook-port", "0",
+                "--listen-address", "127.0.0.1", "--metrics-port", str(self.metrics_port),
+                "--webhook-port", "0",
                 "--poll-interval", "1", "--log-level", "debug"] + self.operator_args + list(extra_args)
         self.operator = subprocess.Popen(args, stdout=open(self.operator_log, "a"),
                                          stderr=subprocess.STDOUT)
