@@ -208,3 +208,32 @@ def _check_event(info, obj):
         raise E.invalid(info, obj["metadata"].get("name"), [
             ("involvedObject.namespace", "FieldValueInvalid",
              'Invalid value: "%s": does not match event.namespace' % io.get("namespace"))])
+
+
+# events.k8s.io/v1 <-> core/v1 Event: one storage, two shapes (as the real server converts).
+_EV_MAP = [("regarding", "involvedObject"), ("note", "message"),
+           ("reportingController", "reportingComponent"), ("deprecatedSource", "source"),
+           ("deprecatedFirstTimestamp", "firstTimestamp"),
+           ("deprecatedLastTimestamp", "lastTimestamp"), ("deprecatedCount", "count")]
+
+
+def event_v1_to_core(obj):
+    if not isinstance(obj, dict):
+        return obj
+    out = dict(obj)
+    for new, old in _EV_MAP:
+        if new in out:
+            out[old] = out.pop(new)
+    if out.get("apiVersion") == "events.k8s.io/v1":
+        out["apiVersion"] = "v1"
+    return out
+
+
+def event_core_to_v1(obj):
+    out = dict(obj)
+    for new, old in _EV_MAP:
+        if old in out:
+            out[new] = out.pop(old)
+    out["apiVersion"] = "events.k8s.io/v1"
+    out["kind"] = "Event"
+    return out

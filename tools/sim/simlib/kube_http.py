@@ -25,6 +25,7 @@ import time
 import urllib.parse
 
 from . import kube_errors as E
+from . import kube_builtin
 from . import kube_patch
 from . import kube_proto
 from . import kube_selectors as S
@@ -40,6 +41,7 @@ SMP = "application/strategic-merge-patch+json"
 MERGE = "application/merge-patch+json"
 JSONPATCH = "application/json-patch+json"
 APPLY = "application/apply-patch+yaml"
+EVENTS_V1 = "events.events.k8s.io"
 PUBLIC_PATHS = {"/version", "/version/", "/healthz", "/livez", "/readyz"}
 RETURNS_OBJECT_ON_DELETE = {"pods", "namespaces", "services", "persistentvolumeclaims"}
 
@@ -486,6 +488,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _out(self, obj):
         """Stored object as served at the request's version."""
+        if self.info.key == EVENTS_V1:
+            return kube_builtin.event_core_to_v1(obj)
         if obj.get("apiVersion") != self.info.api_version(self.version):
             obj = dict(obj)
             obj["apiVersion"] = self.info.api_version(self.version)
@@ -515,6 +519,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _check_type(self, info, obj):
         if not isinstance(obj, dict):
             raise E.bad_request("Object 'Kind' is missing in request body")
+        if info.key == "events" and self.info.key == EVENTS_V1:
+            return
         av, kind = obj.get("apiVersion"), obj.get("kind")
         if kind and kind != info.kind:
             raise E.bad_request("the API version in the data (%s) does not match the expected "
@@ -548,7 +554,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _selectors(self, info):
         try:
             lreq = S.parse_label_selector(self.q.get("labelSelector"))
-            freq = S.parse_field_selector(self.q.get("fieldSelector"), info.key, info.kind)
+            fs = self.q.get("fieldSelector")
+            if info.key == EVENTS_V1 and fs:
+                fs = fs.replace("regarding.", "involvedObject.").replace(
+                    "reportingController", "reportingComponent")
+            freq = S.parse_field_selector(fs, "events" if info.key == EVENTS_V1 else info.key,
+                                          info.kind)
         except ValueError as e:
             raise E.bad_request(str(e))
         return lreq, freq
@@ -606,7 +617,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             out_items = [self._out(o) for o in page]
         else:
             # Built-in typed lists carry no per-item kind/apiVersion, as the real server.
-            out_items = [{k: v for k, v in o.items() if k not in ("kind", "apiVersion")}
+            conv = self._out if info.key == EVENTS_V1 else (lambda o: o)
+            out_items = [{k: v for k, v in conv(o).items() if k not in ("kind", "apiVersion")}
                          for o in page]
         self._send(200, {"kind": info.list_kind, "apiVersion": info.api_version(self.version),
                          "metadata": md, "items": out_items})
@@ -745,6 +757,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     # ------------------------------------------------------------------ writes
     def _create(self, info, ns):
         body = self._json_body()
+        if info.key == EVENTS_V1:
+            body = kube_builtin.event_v1_to_core(body)
+            info = self.kube.store.registry.get("events")
         self._check_type(info, body)
         dry = self._dry_run()
         obj = self.kube.store.create(info.key, ns, body, strict_namespace=True, dry_run=dry,
@@ -758,6 +773,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _update(self, info, ns, name, sub):
         body = self._json_body()
+        if info.key == EVENTS_V1:
+            body = kube_builtin.event_v1_to_core(body)
+            info = self.kube.store.registry.get("events")
         self._check_type(info, body)
         obj = self.kube.store.update(info.key, ns, name, body, subresource=sub,
                                      dry_run=self._dry_run(),

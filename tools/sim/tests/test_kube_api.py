@@ -211,6 +211,30 @@ class ApiTest(unittest.TestCase):
         r = self.w.kubectl("get", "namespace", "team")
         self.assertIn('namespaces "team" not found', r.err)
 
+    def test_events_k8s_io_and_core_events_share_storage(self):
+        self.w.kubectl_ok("create", "configmap", "subject")
+        cm = self.w.kubectl_json("get", "configmap", "subject")
+        st, _, ev = self.w.api("POST", "/apis/events.k8s.io/v1/namespaces/default/events", {
+            "apiVersion": "events.k8s.io/v1", "kind": "Event",
+            "metadata": {"name": "subject.1"}, "eventTime": "2026-01-01T00:00:00.000000Z",
+            "regarding": {"apiVersion": "v1", "kind": "ConfigMap", "name": "subject",
+                          "namespace": "default", "uid": cm["metadata"]["uid"]},
+            "reason": "Checked", "note": "looked at it", "type": "Normal", "action": "Check",
+            "reportingController": "example.com/checker", "reportingInstance": "checker-0"})
+        self.assertEqual(st, 201, ev)
+        self.assertEqual((ev["apiVersion"], ev["note"]), ("events.k8s.io/v1", "looked at it"))
+        st, _, lst = self.w.api("GET", "/api/v1/namespaces/default/events?fieldSelector="
+                                "involvedObject.name%3Dsubject")
+        self.assertEqual([(e["reason"], e["message"]) for e in lst["items"]],
+                         [("Checked", "looked at it")])
+        st, _, lst = self.w.api("GET", "/apis/events.k8s.io/v1/namespaces/default/events?"
+                                "fieldSelector=regarding.name%3Dsubject")
+        self.assertEqual(lst["items"][0]["regarding"]["name"], "subject")
+        st, _, bad = self.w.api("POST", "/apis/events.k8s.io/v1/namespaces/default/events", {
+            "metadata": {"name": "x"}, "eventTime": "2026-01-01T00:00:00.000000Z",
+            "regarding": {"kind": "ConfigMap", "name": "subject"}, "type": "Normal"})
+        self.assertEqual((st, bad["reason"]), (422, "Invalid"))
+
     def test_log_file_gets_json_lines(self):
         self.w.api("GET", CM)
 
