@@ -225,7 +225,11 @@ CREATE TABLE ticks (
     busy          INTEGER NOT NULL,
     starting      INTEGER NOT NULL,              -- creating or starting slots
     created       INTEGER NOT NULL,              -- pods this tick decided to create
-    deleted       INTEGER NOT NULL               -- pods this tick decided to delete
+    deleted       INTEGER NOT NULL,              -- pods this tick decided to delete
+    conditions    TEXT    NOT NULL DEFAULT '[]' CHECK (json_valid(conditions))
+                                                 -- event-worthy conditions active at this tick
+                                                 -- (MaxAgentsReached, ...): an event is emitted
+                                                 -- when one appears
 ) STRICT;
 CREATE INDEX ticks_pool ON ticks (pool_id, at_ms);
 
@@ -245,6 +249,8 @@ CREATE TABLE decisions (
     agent_id     INTEGER,                        -- Azure DevOps agent id when known
     pvc_template TEXT,                           -- create_pvc/delete_pvc: spec.pvcs[].name
     omit_pvcs    TEXT,                           -- create_pod: optional claims left out
+    run_once     INTEGER NOT NULL DEFAULT 0 CHECK (run_once IN (0, 1)),
+                                                 -- create_pod: the agent takes one job and exits
     after_prev   INTEGER NOT NULL DEFAULT 0 CHECK (after_prev IN (0, 1)),
                                                  -- run only if the previous decision succeeded
     reason       TEXT    NOT NULL,               -- '<rule>.<why>', greppable

@@ -59,6 +59,7 @@ struct plan_action {
     char pvc_template[PLAN_KEY_MAX]; /* create_pvc/delete_pvc: spec.pvcs[].name */
     char omit_pvcs[PLAN_SENTENCE_MAX]; /* create_pod: comma-separated optional claims to leave
                                         * out because they are missing */
+    bool run_once;              /* create_pod: the agent takes one job, then exits */
     bool after_prev;            /* execute only if the previous action succeeded */
     char reason[PLAN_REASON_MAX];      /* "<rule>.<why>" */
     char sentence[PLAN_SENTENCE_MAX];  /* for humans: decision log, events */
@@ -98,6 +99,7 @@ struct plan_result {
     size_t n_actions;
     struct plan_slot *slots;     /* every non-absent slot, by index */
     size_t n_slots;
+    char conditions[256];        /* JSON array of event-worthy conditions active now */
     char *inputs_json;           /* canonical snapshot of the rows the rules read */
     char digest[65];             /* hex SHA-256 of inputs_json */
 };

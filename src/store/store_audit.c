@@ -25,7 +25,8 @@ static int insert_tick(struct store *s, const struct plan_result *r, int64_t *ti
         "INSERT OR IGNORE INTO plan_inputs (digest, inputs_json) VALUES (?1, ?2)";
     static const char tick_sql[] =
         "INSERT INTO ticks (pool_id, at_ms, generation, inputs_digest, pool_state, waiting, idle,"
-        " busy, starting, created, deleted) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+        " busy, starting, created, deleted, conditions)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, COALESCE(?12, '[]'))"
         " RETURNING tick_id";
     sqlite3_stmt *st;
     int rc = store_stmt(s, inputs_sql, &st, err);
@@ -51,6 +52,7 @@ static int insert_tick(struct store *s, const struct plan_result *r, int64_t *ti
     sqlite3_bind_int(st, 9, r->counts.starting);
     sqlite3_bind_int(st, 10, r->counts.created);
     sqlite3_bind_int(st, 11, r->counts.deleted);
+    store_bind_text_or_null(st, 12, r->conditions[0] != '\0' ? r->conditions : NULL);
     if (sqlite3_step(st) != SQLITE_ROW) {
         rc = store_sqlite_err(store_db(s), err, "cannot record tick");
         sqlite3_reset(st);
@@ -66,8 +68,9 @@ static int insert_decision(struct store *s, const struct plan_result *r, int64_t
 {
     static const char decision_sql[] =
         "INSERT INTO decisions (tick_id, pool_id, seq, action, slot_idx, cap_key, target,"
-        " agent_id, pvc_template, after_prev, reason, sentence, omit_pvcs)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) RETURNING decision_id";
+        " agent_id, pvc_template, after_prev, reason, sentence, omit_pvcs, run_once)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+        " RETURNING decision_id";
     /* attempt = 1 + failures on the same target since its last success. */
     static const char intent_sql[] =
         "INSERT INTO intents (decision_id, pool_id, action, target, state, attempt, created_ms)"
@@ -98,6 +101,7 @@ static int insert_decision(struct store *s, const struct plan_result *r, int64_t
     sqlite3_bind_text(st, 11, a->reason, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 12, a->sentence, -1, SQLITE_STATIC);
     store_bind_text_or_null(st, 13, a->omit_pvcs[0] != '\0' ? a->omit_pvcs : NULL);
+    sqlite3_bind_int(st, 14, a->run_once);
     if (sqlite3_step(st) != SQLITE_ROW) {
         rc = store_sqlite_err(store_db(s), err, "cannot record decision");
         sqlite3_reset(st);
@@ -311,7 +315,8 @@ int store_open_intents(struct store *s, struct plan_action **out, size_t *n, str
 {
     static const char sql[] =
         "SELECT i.intent_id, i.attempt, p.namespace, p.name, d.action, d.slot_idx, d.cap_key,"
-        " d.target, d.agent_id, d.pvc_template, d.after_prev, d.reason, d.sentence, d.omit_pvcs"
+        " d.target, d.agent_id, d.pvc_template, d.after_prev, d.reason, d.sentence, d.omit_pvcs,"
+        " d.run_once"
         " FROM intents i JOIN decisions d USING (decision_id) JOIN pools p"
         " ON p.pool_id = i.pool_id WHERE i.state IN ('pending', 'started') ORDER BY i.intent_id";
     struct plan_action *v = NULL;
@@ -351,6 +356,7 @@ int store_open_intents(struct store *s, struct plan_action **out, size_t *n, str
         copy_col(a->reason, sizeof(a->reason), st, 11);
         copy_col(a->sentence, sizeof(a->sentence), st, 12);
         copy_col(a->omit_pvcs, sizeof(a->omit_pvcs), st, 13);
+        a->run_once = sqlite3_column_int(st, 14) != 0;
     }
     if (rc != SQLITE_DONE) {
         free(v);
