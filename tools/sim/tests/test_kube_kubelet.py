@@ -4,7 +4,6 @@ honours the grace period, crashed containers restart with CrashLoopBackOff."""
 
 import json
 import threading
-import time
 import unittest
 
 from helpers import InProcessWorld, World
