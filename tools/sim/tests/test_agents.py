@@ -63,6 +63,15 @@ class AgentTest(unittest.TestCase):
         self.wait_online("env-ref")
         self.wait_online("file-ref")
 
+    def test_token_file_missing_from_the_mounted_secret_crashes(self):
+        self.w.create_secret("other", {"not-token": PAT})
+        self.w.create_agent_pod("nofile", "o", "p", token_file=("other", "token"))
+        cs = self.w.wait_for(
+            lambda: (lambda c: c if c and c.get("lastState", {}).get("terminated") else None)(
+                self.w.container_status("nofile")), "the container exits")
+        self.assertIn("/azp-secret/token: No such file", cs["lastState"]["terminated"]["message"])
+        self.assertIsNone(self.w.agent("o", "p", "nofile"))
+
     def test_capabilities_are_env_minus_ignored_plus_system(self):
         self.w.create_agent_pod("a1", "o", "p", token=PAT, env={"java": "/usr/lib/jvm/17"})
         self.wait_online("a1")
