@@ -75,6 +75,7 @@ class AgentLaunch:
         self.once = False
         self.configure_only = False
         self.version = None
+        self.secret_caps = set()
 
 
 def pod_key(namespace, name):
@@ -262,6 +263,7 @@ class AgentSupervisor:
             agent.version = launch.version or world.agent_version
             agent.set_caps(system, None)   # --replace keeps user capabilities
             agent.exiting = False
+        agent.secret_caps = set(launch.secret_caps)
         if launch.configure_only:
             # config.sh only: the record exists (offline, no listener) and the process ends.
             agent.owner = None
@@ -278,7 +280,7 @@ class AgentSupervisor:
 
     def _launch(self, pod, container):
         la = AgentLaunch()
-        env, missing = resolve_env(self.store, pod, container)
+        env, missing, from_secret = resolve_env(self.store, pod, container)
         url = env.get("AZP_URL", "")
         org = self._org_from_url(url)
         if org is None:
@@ -315,6 +317,7 @@ class AgentSupervisor:
         ignore = {n.strip().lower() for n in (env.get("VSO_AGENT_IGNORE") or "").split(",")
                   if n.strip()}
         la.caps = {k: v for k, v in env.items() if k.lower() not in ignore}
+        la.secret_caps = {k for k in from_secret if k in la.caps}
         return la
 
     def _org_from_url(self, url):
@@ -439,7 +442,8 @@ def _field_ref(pod, path):
 
 
 def resolve_env(store, pod, container):
-    """The container's environment as the kubelet builds it: (dict name -> value, [missing]).
+    """The container's environment as the kubelet builds it:
+    (dict name -> value, [missing], {names whose value came from a Secret}).
 
     envFrom first, then env in order with $(VAR) expansion; a missing non-optional Secret or
     ConfigMap key leaves the variable out (a real kubelet would not start the container).
@@ -447,6 +451,7 @@ def resolve_env(store, pod, container):
     ns = (pod.get("metadata") or {}).get("namespace")
     env = {}
     missing = []
+    from_secret = set()
     for src in container.get("envFrom") or []:
         prefix = src.get("prefix") or ""
         if "secretRef" in src:
@@ -460,6 +465,8 @@ def resolve_env(store, pod, container):
             continue
         for k, v in data.items():
             env[prefix + k] = v
+            if "secretRef" in src:
+                from_secret.add(prefix + k)
     for e in container.get("env") or []:
         name = e.get("name")
         if not name:
@@ -475,6 +482,7 @@ def resolve_env(store, pod, container):
             ref = vf["secretKeyRef"]
             data = _secret_data(store, ns, ref.get("name"))
             value = None if data is None else data.get(ref.get("key"))
+            from_secret.add(name)
         elif "configMapKeyRef" in vf:
             ref = vf["configMapKeyRef"]
             data = _configmap_data(store, ns, ref.get("name"))
@@ -487,7 +495,7 @@ def resolve_env(store, pod, container):
             missing.append(name)
             continue
         env[name] = value
-    return env, missing
+    return env, missing, from_secret
 
 
 def read_mounted_file(store, pod, container, path):

@@ -32,7 +32,7 @@ HISTORY_LIMIT = 50_000  # finished requests kept per pool; older ones are forgot
 class Agent:
     __slots__ = ("id", "name", "pool", "version", "enabled", "status", "created_on",
                  "status_changed_on", "system_caps", "user_caps", "caps_lower", "assigned",
-                 "last_completed", "owner", "exiting", "os_description", "virtual")
+                 "last_completed", "owner", "exiting", "os_description", "virtual", "secret_caps")
 
     def __init__(self, agent_id, name, pool, now):
         self.id = agent_id
@@ -52,6 +52,7 @@ class Agent:
         self.exiting = False        # its pod got SIGTERM: finishes its job, takes no new one
         self.os_description = "Linux 6.1.0-sim #1 SMP PREEMPT_DYNAMIC x86_64 GNU/Linux"
         self.virtual = False        # created through the control API / a scenario
+        self.secret_caps = set()    # capability names whose values came from a Secret
 
     def set_caps(self, system=None, user=None):
         if system is not None:
@@ -589,7 +590,8 @@ class AzdoWorld:
                 for a in pool.agents.values():
                     agents.append({
                         "id": a.id, "name": a.name, "status": a.status, "enabled": a.enabled,
-                        "capabilities": dict(a.system_caps, **a.user_caps),
+                        "capabilities": _redact(dict(a.system_caps, **a.user_caps),
+                                                a.secret_caps),
                         "userCapabilities": dict(a.user_caps),
                         "assignedRequestId": a.assigned.id if a.assigned else None,
                         "lastCompletedRequestId": a.last_completed.id if a.last_completed else None,
@@ -611,3 +613,12 @@ class AzdoWorld:
                 pools[pool.name] = {"id": pool.id, "agents": agents, "jobs": jobs}
             orgs[org.name] = {"pools": pools}
         return orgs
+
+
+def _redact(caps, secret_names):
+    """GET /_sim/state never shows values that came from a Secret (the REST API does, as the
+    real service would)."""
+    for k in secret_names:
+        if k in caps:
+            caps[k] = "<redacted>"
+    return caps

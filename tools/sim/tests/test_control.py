@@ -44,8 +44,13 @@ class ControlTest(unittest.TestCase):
     def test_state_has_the_issue_shape_and_no_pat(self):
         self.w.ctl("POST", "/_sim/orgs/o", {"pat": PAT, "pools": ["p"]})
         self.w.create_secret("azdo-pat", {"token": PAT})
-        self.w.create_agent_pod("a1", "o", "p", token_secret=("azdo-pat", "token"),
-                                env={"java": "1"})
+        self.w.create_secret("npm-auth", {"token": "npm-secret-value-42"})
+        pod = self.w.agent_pod_manifest("a1", "o", "p", token_secret=("azdo-pat", "token"),
+                                        env={"java": "1"})
+        pod["spec"]["containers"][0]["env"].append(
+            {"name": "NPM_TOKEN", "valueFrom": {"secretKeyRef": {"name": "npm-auth",
+                                                                 "key": "token"}}})
+        self.w.store.create("pods", "default", pod)
         self.w.wait_for(lambda: self.w.agent("o", "p", "a1"), "a1 registers")
         rid = self.w.ctl("POST", "/_sim/orgs/o/pools/p/jobs",
                          {"demands": ["java"], "durationSeconds": 3600})["requestId"]
@@ -54,6 +59,7 @@ class ControlTest(unittest.TestCase):
         self.assertEqual(status, 200)
         self.assertNotIn(PAT.encode(), raw)
         self.assertNotIn(base64.b64encode(PAT.encode()), raw)
+        self.assertNotIn(b"npm-secret-value-42", raw)     # a capability from a Secret
         st = json.loads(raw)
         self.assertTrue({"orgs", "pods", "pvcs"} <= set(st))
         pool = st["orgs"]["o"]["pools"]["p"]
@@ -63,6 +69,7 @@ class ControlTest(unittest.TestCase):
             self.assertIn(k, agent)
         self.assertEqual(agent["status"], "online")
         self.assertEqual(agent["capabilities"]["java"], "1")
+        self.assertEqual(agent["capabilities"]["NPM_TOKEN"], "<redacted>")
         self.assertEqual(agent["assignedRequestId"], rid)
         job = pool["jobs"][0]
         for k in ("requestId", "demands", "queueTime", "assignTime", "finishTime", "result",
