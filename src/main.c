@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cmds.h"
 #include "operator/operator.h"
 
 static void usage(FILE *out)
@@ -34,6 +35,12 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "run") == 0)
         return cmd_run(argc - 1, argv + 1);
+    if (strcmp(argv[1], "sql") == 0)
+        return cmd_sql(argc - 1, argv + 1);
+    if (strcmp(argv[1], "replay") == 0)
+        return cmd_replay(argc - 1, argv + 1);
+    if (strcmp(argv[1], "migrate") == 0)
+        return cmd_migrate(argc - 1, argv + 1);
     fprintf(stderr, "azdo-operator: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;
