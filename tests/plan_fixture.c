@@ -126,9 +126,9 @@ int fixture_observe(struct store *s, const json_t *fixture, const json_t *step, 
         json_array_foreach(list, i, v)
         {
             j[i].request_id = num(v, "id", (int64_t)i + 1);
-            dem[i] = json_dumps(json_object_get(v, "demands") != NULL
-                                    ? json_object_get(v, "demands") : json_array(),
-                                JSON_COMPACT);
+            dem[i] = json_object_get(v, "demands") != NULL
+                         ? json_dumps(json_object_get(v, "demands"), JSON_COMPACT)
+                         : strdup("[]");
             j[i].demands_json = dem[i];
             j[i].queue_ms = rel(v, "queue", now_ms);
             if (j[i].queue_ms == 0)
