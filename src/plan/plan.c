@@ -13,7 +13,16 @@
  * busy; (2) nothing destructive while Azure DevOps answers are missing, stale or failing (the
  * pool gate), except when the pool itself is being deleted; (3) pods never exceed maxAgents:
  * every slot that has a pod, or a create in flight, counts; (4) actions of one slot come in
- * execution order, and an action that must not run alone has after_prev set. */
+ * execution order, and an action that must not run alone has after_prev set.
+ *
+ * LIMITATION: the anti-loop rule of field report #3 (stop after a pod idled out twice for the
+ * same never-picked-up job, event JobNotPickedUp) is not implemented: such a job gets a new pod
+ * every ttlIdleSeconds. A fix needs the job ids a create was made for, kept in the decision.
+ * LIMITATION: agent names are <pool>-agent-<n> with the RunnerPool's name only; two RunnerPools
+ * of the same name in different namespaces pointing at the same Azure DevOps pool would see each
+ * other's agents as their own. A fix needs the namespace in the name, or a validation refusing it.
+ * LIMITATION: an agent disabled by an administrator (not by us) stays in state idle but is not
+ * capacity and is never retired; the operator neither re-enables nor removes it. */
 #include "plan/plan.h"
 
 #include <errno.h>
