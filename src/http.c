@@ -453,6 +453,7 @@ static void complete(struct http_call *c, CURLcode result, const char *errbuf)
     curl_easy_getinfo(c->easy, CURLINFO_CONTENT_TYPE, &ct);
     curl_easy_getinfo(c->easy, CURLINFO_TOTAL_TIME_T, &total_us);
     res.content_type = ct;
+    res.priv = c->easy;
     res.retry_after_s = c->retry_after_s;
     res.total_ms = (uint64_t)total_us / 1000;
     res.body = c->body != NULL ? c->body : "";
@@ -697,6 +698,19 @@ void http_cancel(struct http_call *c)
 }
 
 /* ---- Retry-After ----------------------------------------------------------------------------- */
+
+const char *http_response_header(const struct http_response *res, const char *name)
+{
+    struct curl_header *h = NULL;
+
+    if (res == NULL || res->priv == NULL || name == NULL)
+        return NULL;
+    /* -1: the last request of the transfer (after redirects and 100 Continue). */
+    if (curl_easy_header((CURL *)res->priv, name, 0, CURLH_HEADER, -1, &h) != CURLHE_OK ||
+        h == NULL)
+        return NULL;
+    return h->value;
+}
 
 int http_parse_retry_after(const char *value, time_t now)
 {

@@ -86,9 +86,14 @@ struct http_response {
                                * -ECONNRESET connection dropped mid-response, -EFBIG body cap,
                                * -EIO anything else. 'status' may be set together with an error
                                * (e.g. a stream dropped after its 200 header). */
+    const void *priv;         /* private to http.c: read headers with http_response_header() */
 };
 
 typedef void (*http_done_cb)(const struct http_response *res, void *cb_data);
+
+/* Value of response header 'name' (case-insensitive; the last one when repeated), or NULL when
+ * absent. Borrowed: valid for the duration of on_done only. */
+const char *http_response_header(const struct http_response *res, const char *name);
 
 /* Creates the client bound to 'loop' (which must outlive it). 0, or negative errno with text.
  * '*out' is new: free with http_free(). */

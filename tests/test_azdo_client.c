@@ -585,6 +585,43 @@ static void test_pat_never_reaches_logs_or_errors(void **state)
     forget(&b);
 }
 
+/* Headers beyond Retry-After reach the classifier: a delayed 200 pauses the org's gate (field
+ * report #15), and a 401's X-TFS-ServiceError names the expired token (field report #13). */
+static void test_rate_limit_and_service_error_headers_are_read(void **state)
+{
+    struct fx *fx = *state;
+    struct seen a = {0};
+
+    pthread_mutex_lock(&script.mu);
+    script.jobs_headers = "X-RateLimit-Delay: 20\r\nX-RateLimit-Resource: Illustrative\r\n";
+    pthread_mutex_unlock(&script.mu);
+    assert_int_equal(azdo_list_jobs(fx->client, &fx->target, on_done, &a, NULL), 0);
+    run_until(fx, &a);
+    assert_int_equal(a.res.verdict.outcome, AZDO_OK);
+    assert_int_equal(a.res.verdict.wait_ms, 20000);
+    assert_true(azdo_client_wait_ms(fx->client, &fx->target) > 10000);
+    forget(&a);
+}
+
+static void test_service_error_header_names_an_expired_token(void **state)
+{
+    struct fx *fx = *state;
+    struct seen b = {0};
+
+    pthread_mutex_lock(&script.mu);
+    script.jobs_status = 401;
+    script.jobs_headers = "X-TFS-ServiceError: The%20Personal%20Access%20Token%20used%20has%20"
+                          "expired.\r\n";
+    script.jobs_body = "";
+    pthread_mutex_unlock(&script.mu);
+    assert_int_equal(azdo_list_jobs(fx->client, &fx->target, on_done, &b, NULL), 0);
+    run_until(fx, &b);
+    assert_int_equal(b.res.verdict.outcome, AZDO_AUTH_FAILED);
+    assert_string_equal(b.res.verdict.reason, "TokenExpired");
+    assert_non_null(strstr(b.res.verdict.detail, "has expired"));
+    forget(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -593,6 +630,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_agent_changes_send_the_documented_bodies, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_pool_missing_and_sign_in_page, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rate_limit_and_service_error_headers_are_read,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_service_error_header_names_an_expired_token, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_429_shuts_only_that_orgs_gate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failures_back_off_and_rotation_resets, setup,
                                         teardown),

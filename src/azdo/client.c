@@ -336,15 +336,14 @@ static void reply_from(const struct http_response *res, struct azdo_reply *r)
     r->retry_after_s = res->retry_after_s;
     r->body = res->body;
     r->body_len = res->body_len;
-    /* LIMITATION: http.h exposes only Retry-After among the response headers, so
-     * X-RateLimit-Delay/-Remaining/-Resource and X-TFS-ServiceError stay NULL here: a delayed 200
-     * without Retry-After does not pause the gate, and a 401 reads "Unauthorized" unless its
-     * JSON body says the token expired. Fix: have http.h hand over those headers, then set the
-     * fields here; azdo_classify() already reads them.
-     * LIMITATION: for the same reason X-MS-ContinuationToken is not seen, so a list the service
-     * pages is read as its first page only. The calls used here are not known to page (agents,
-     * pools) or return only unfinished requests (jobrequests?completedRequestCount=0, see field
-     * report #2), so this bites only a pool with more queued+running jobs than one page holds. */
+    r->rate_limit_delay = http_response_header(res, "X-RateLimit-Delay");
+    r->rate_limit_remaining = http_response_header(res, "X-RateLimit-Remaining");
+    r->rate_limit_resource = http_response_header(res, "X-RateLimit-Resource");
+    r->service_error = http_response_header(res, "X-TFS-ServiceError");
+    /* LIMITATION: X-MS-ContinuationToken is not followed, so a list the service pages is read
+     * as its first page only. The calls used here are not known to page (agents, pools) or
+     * return only unfinished requests (jobrequests?completedRequestCount=0, see field report
+     * #2), so this bites only a pool with more queued+running jobs than one page holds. */
 }
 
 static int send_request(struct call *k, const char *method, const char *url, const char *body,

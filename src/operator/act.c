@@ -116,30 +116,44 @@ static int start_create_pvc(struct act_call *c, struct err *err)
     return rc;
 }
 
-/* Adds or removes our finalizer with a merge patch that carries the resourceVersion read, so a
- * concurrent change (another finalizer added by someone else) makes it fail with a conflict
- * instead of being overwritten. */
+/* Adds or removes our finalizer with a JSON patch. Removal tests the element first, so a list
+ * that changed meanwhile (another controller's finalizer added or removed) fails with a 422/409
+ * instead of dropping someone else's entry; the next tick reads the new list and tries again. */
 static int start_finalizer_patch(struct act_call *c, bool add, struct err *err)
 {
-    const json_t *meta = json_object_get(c->pool->obj, "metadata");
-    const char *rv = json_string_value(json_object_get(meta, "resourceVersion"));
-    json_t *list = json_array();
-    json_t *patch;
+    const json_t *list = json_object_get(json_object_get(c->pool->obj, "metadata"), "finalizers");
+    json_t *patch = json_array();
+    char path[64];
     size_t i;
     const json_t *f;
     int rc;
 
-    json_array_foreach(json_object_get(meta, "finalizers"), i, f)
-    {
-        const char *s = json_string_value(f);
-        if (s != NULL && strcmp(s, OP_FINALIZER) != 0)
-            json_array_append_new(list, json_string(s));
+    if (add && json_array_size(list) == 0) {
+        json_array_append_new(patch, json_pack("{s:s, s:s, s:[s]}", "op", "add", "path",
+                                               "/metadata/finalizers", "value", OP_FINALIZER));
+    } else if (add) {
+        json_array_append_new(patch, json_pack("{s:s, s:s, s:s}", "op", "add", "path",
+                                               "/metadata/finalizers/-", "value", OP_FINALIZER));
+    } else {
+        json_array_foreach(list, i, f)
+        {
+            const char *s = json_string_value(f);
+            if (s == NULL || strcmp(s, OP_FINALIZER) != 0)
+                continue;
+            snprintf(path, sizeof(path), "/metadata/finalizers/%zu", i);
+            json_array_append_new(patch, json_pack("{s:s, s:s, s:s}", "op", "test", "path", path,
+                                                   "value", OP_FINALIZER));
+            json_array_append_new(patch, json_pack("{s:s, s:s}", "op", "remove", "path", path));
+            break;
+        }
+        if (json_array_size(patch) == 0) { /* already released */
+            json_decref(patch);
+            finish(c, 0, NULL);
+            return 0;
+        }
     }
-    if (add)
-        json_array_append_new(list, json_string(OP_FINALIZER));
-    patch = json_pack("{s:{s:o, s:s?}}", "metadata", "finalizers", list, "resourceVersion", rv);
     rc = kube_patch(c->pool->op->kube, &KUBE_RUNNERPOOLS, c->pool->ns, c->pool->name,
-                    KUBE_PATCH_MERGE, patch, NULL, on_kube_done, c, NULL, err);
+                    KUBE_PATCH_JSON, patch, NULL, on_kube_done, c, NULL, err);
     json_decref(patch);
     return rc;
 }
