@@ -62,10 +62,13 @@ class World:
     # --- processes -------------------------------------------------------------------------
     def start_operator(self, extra_args=()):
         self.metrics_port = free_port()
+        extra = list(self.operator_args) + list(extra_args)
         args = [OPERATOR, "run", "--kube-url", self.kube_url, "--db", self.db,
                 "--listen-address", "127.0.0.1", "--metrics-port", str(self.metrics_port),
-                "--webhook-port", "0",
-                "--poll-interval", "1", "--log-level", "debug"] + self.operator_args + list(extra_args)
+                "--poll-interval", "1", "--log-level", "debug"]
+        if "--webhook-port" not in extra:
+            args += ["--webhook-port", "0"]
+        args += extra
         self.operator = subprocess.Popen(args, stdout=open(self.operator_log, "a"),
                                          stderr=subprocess.STDOUT)
         return self.operator

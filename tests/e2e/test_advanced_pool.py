@@ -66,8 +66,8 @@ class AdvancedPool(unittest.TestCase):
         self.assertTrue(mounts["/etc/ssl/certs/corp-root-ca"]["readOnly"])
         env = env_of(agent)
         self.assertEqual(env["HTTP_PROXY"]["value"], "http://proxy.corp:3128")
-        self.assertEqual(env["NPM_TOKEN"]["valueFrom"]["secretKeyRef"],
-                         {"name": "npm-auth", "key": "token"})
+        ref = env["NPM_TOKEN"]["valueFrom"]["secretKeyRef"]
+        self.assertEqual((ref["name"], ref["key"]), ("npm-auth", "token"))
         self.assertNotIn("e2e-pat-1234", json.dumps(pod), "the PAT is never copied into a pod")
 
         w.wait_until("job done", lambda: jobs_by_id(w, "linux")[job]["result"] is not None)
