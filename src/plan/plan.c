@@ -513,7 +513,7 @@ static bool index_free(const struct planner *pl, int idx)
 
 static int lowest_free_index(struct planner *pl)
 {
-    for (int idx = 1;; idx++) {
+    for (int idx = 0;; idx++) { /* <pool>-agent-0 is the first agent */
         if (index_free(pl, idx)) {
             int *nt = realloc(pl->taken, (pl->ntaken + 1) * sizeof(*nt));
             if (nt == NULL)

@@ -187,7 +187,8 @@ static int job_row(sqlite3_stmt *st, void *arg)
 }
 
 /* ---- rule slot_observations ------------------------------------------------------------------
- * One row per slot index that has a pod, a registration named <pool>-agent-<n>, a slots row, or
+ * One row per slot index that has a pod, a registration named <pool>-agent-<n> (n is 0 or a
+ * number without a leading zero, at most 9 digits: what plan_agent_name prints), a slots row, or
  * a create_pod intent still standing in for its pod. An agent is busy when its assignedRequest
  * is set or an unfinished job names it as reserved agent, whatever its pod looks like. */
 
@@ -202,7 +203,8 @@ static const char slot_observations_sql[] =
     "   a.agent_id DESC) AS rn FROM agents a, pool"
     "   WHERE a.pool_id = ?1 AND a.gone_ms IS NULL"
     "   AND substr(a.name, 1, pool.cut - 1) = pool.name || '-agent-'"
-    "   AND substr(a.name, pool.cut) GLOB '[1-9]*'"
+    "   AND (substr(a.name, pool.cut) = '0' OR substr(a.name, pool.cut) GLOB '[1-9]*')"
+    "   AND length(a.name) - pool.cut < 9"
     "   AND NOT substr(a.name, pool.cut) GLOB '*[^0-9]*') WHERE rn = 1),"
     " busy AS (SELECT reserved_agent_id AS agent_id FROM jobs WHERE pool_id = ?1"
     "   AND gone_ms IS NULL AND result IS NULL AND finish_ms IS NULL"
