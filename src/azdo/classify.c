@@ -127,7 +127,7 @@ static void read_throttle_hints(const struct azdo_reply *r, struct azdo_verdict 
 static void set(struct azdo_verdict *v, enum azdo_outcome outcome, const char *reason)
 {
     v->outcome = outcome;
-    snprintf(v->reason, sizeof(v->reason), "%s", reason);
+    snprintf(v->reason, sizeof(v->reason), "%.47s", reason);
 }
 
 static void transport(const struct azdo_reply *r, struct azdo_verdict *v)

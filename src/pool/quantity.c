@@ -119,7 +119,7 @@ int quantity_parse(const char *text, struct quantity *out, struct err *err)
     struct scan sc;
     int pow10 = 0;
     int pow2 = 0;
-    enum quantity_format format;
+    enum quantity_format format = QUANTITY_DECIMAL_SI; /* always set by scan_suffix on success */
     int rc;
 
     if (text == NULL || text[0] == '\0')

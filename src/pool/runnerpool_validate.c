@@ -134,7 +134,10 @@ static const json_t *get_array(const json_t *obj, const char *key, const char *p
 /* "base.key", "base[i]", "base[key]" into a caller buffer (truncated paths stay readable). */
 static const char *path_key(char *buf, const char *base, const char *key)
 {
-    snprintf(buf, PATH_MAX_LEN, "%s.%s", base, key);
+    /* Each part capped at half the buffer, so the whole always fits: a path that long is
+     * already unreadable, and its start still says where the error is. */
+    snprintf(buf, PATH_MAX_LEN, "%.*s.%.*s", PATH_MAX_LEN / 2 - 1, base, PATH_MAX_LEN / 2 - 1,
+             key);
     return buf;
 }
 
