@@ -40,6 +40,8 @@ struct http {
     struct sock_watch *watches;   /* every socket curl asked us to poll */
     struct loop_timer service_timer; /* deferred adds and reaps (see on_service_due) */
     bool in_curl_callback;        /* inside curl_multi_socket_action: no add/remove_handle */
+    http_observe_cb observe;      /* metrics hook, or NULL */
+    void *observe_data;
 };
 
 /* One socket curl asked us to watch. */
@@ -71,6 +73,7 @@ struct http_call {
     bool in_on_line;
     char errbuf[CURL_ERROR_SIZE];
     int write_error;     /* why the write callback aborted (-EFBIG, -ENOMEM), 0 if it did not */
+    char method[8];      /* for the observer: "GET", "PATCH", ... */
 };
 
 /* ---- socket and timer glue ------------------------------------------------------------------- */
@@ -470,6 +473,8 @@ static void complete(struct http_call *c, CURLcode result, const char *errbuf)
         c->on_line(c->lines.buf, c->lines.len, c->cb_data);
     }
 
+    if (c->h->observe != NULL)
+        c->h->observe(c->h->observe_data, c->stats, c->method, res.status, res.total_ms);
     if (c->stats != NULL) {
         struct http_stats *s = c->stats;
 
@@ -639,6 +644,7 @@ int http_start(struct http *h, const struct http_request *req, http_done_cb on_d
     c->on_line = req->on_line;
     c->cb_data = cb_data;
     c->stats = req->stats;
+    snprintf(c->method, sizeof(c->method), "%.7s", req->method != NULL ? req->method : "GET");
     c->retry_after_s = -1;
     c->max_body = req->max_body_bytes != 0 ? req->max_body_bytes : HTTP_DEFAULT_MAX_BODY;
     c->lines.max_line = c->max_body;
@@ -698,6 +704,12 @@ void http_cancel(struct http_call *c)
 }
 
 /* ---- Retry-After ----------------------------------------------------------------------------- */
+
+void http_set_observer(struct http *h, http_observe_cb cb, void *data)
+{
+    h->observe = cb;
+    h->observe_data = data;
+}
 
 const char *http_response_header(const struct http_response *res, const char *name)
 {

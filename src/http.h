@@ -114,6 +114,15 @@ int http_start(struct http *h, const struct http_request *req, http_done_cb on_d
  * Must not be called after on_done started. Accepts NULL. */
 void http_cancel(struct http_call *call);
 
+/* Called once per completed call (not for cancelled ones), for metrics: 'stats' is the request's
+ * stats pointer (it tells the clients apart), 'method' the HTTP method, 'status' the HTTP status
+ * or 0 when none arrived, 'total_ms' the duration. Runs on the loop thread before on_done. */
+typedef void (*http_observe_cb)(void *data, const struct http_stats *stats, const char *method,
+                                long status, uint64_t total_ms);
+
+/* Installs (or with NULL removes) the observer of every call of 'h'. */
+void http_set_observer(struct http *h, http_observe_cb cb, void *data);
+
 /* Number of calls in flight (tests and shutdown). */
 size_t http_in_flight(const struct http *h);
 

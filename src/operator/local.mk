@@ -10,7 +10,8 @@ libcore_a_SOURCES += \
 	src/operator/reconcile.c \
 	src/operator/status.c src/operator/status.h \
 	src/operator/act.c \
-	src/operator/servers.c src/operator/servers.h
+	src/operator/servers.c src/operator/servers.h \
+	src/operator/metrics_feed.c
 
 check_PROGRAMS += tests/test_op_config
 tests_test_op_config_SOURCES = tests/test_op_config.c

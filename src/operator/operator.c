@@ -143,6 +143,7 @@ static void close_all(struct op *op)
 {
     struct op_pool *p = op->pools;
 
+    op_metrics_stop(op);
     op_servers_stop(op);
     op_watches_stop(op);
     while (p != NULL) {
@@ -191,6 +192,8 @@ int op_run(const struct op_config *cfg)
     op.last_retention_ms = 0;
 
     rc = op_servers_start(&op, &err);
+    if (rc == 0)
+        op_metrics_start(&op);
     if (rc == 0 && cfg->leader_elect)
         rc = start_lease(&op, &err);
     else if (rc == 0)

@@ -85,6 +85,7 @@ struct op {
     struct webhook_server *server; /* webhook + health/metrics, NULL when both ports are 0 */
     struct cert_store *certs;      /* NULL when the webhook is off */
     struct loop_timer cert_timer;
+    struct loop_timer metrics_timer;
     struct metrics *metrics;
     struct metrics_std mstd;
     const char *webhook_ns;

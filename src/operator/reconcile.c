@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "operator/servers.h"
 #include "operator/status.h"
 #include "plan/plan.h"
 #include "store/store_audit.h"
@@ -61,6 +62,7 @@ static void on_action_done(struct op_pool *p, struct plan_action *a, int rc, con
         log_event(LOG_WARN, "reconcile", "action failed", "{s:s, s:s, s:s, s:s, s:s}", "ns",
                   p->ns, "pool", p->name, "action", plan_kind_name(a->kind), "target", a->target,
                   "err", msg != NULL ? msg : "");
+        op_metrics_error(p->op, "action");
         /* A failed action is decided again by a later tick; give the world a moment first. */
         loop_timer_start(p->op->loop, &p->retry_timer, 2000);
     }
@@ -129,6 +131,8 @@ static void plan_pool(struct op_pool *p)
         return;
     }
     op_status_update(p, &b->result);
+    for (size_t i = 0; i < b->result.n_actions; i++)
+        op_metrics_decision(op, plan_kind_name(b->result.actions[i].kind));
     if (b->result.n_actions == 0) {
         plan_result_free(&b->result);
         free(b);

@@ -10,4 +10,12 @@ int op_servers_start(struct op *op, struct err *err);
 /* Stops and frees both servers and the certificate store. Safe when nothing was started. */
 void op_servers_stop(struct op *op);
 
+/* Metrics feed (metrics_feed.c): start after op_servers_start; stop before the HTTP client goes.
+ * op_metrics_error counts errors_total{kind}; op_metrics_decision decisions_total{action}. Both
+ * do nothing when metrics are off. */
+void op_metrics_start(struct op *op);
+void op_metrics_stop(struct op *op);
+void op_metrics_error(struct op *op, const char *kind);
+void op_metrics_decision(struct op *op, const char *action);
+
 #endif

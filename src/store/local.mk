@@ -11,6 +11,7 @@ libcore_a_SOURCES += \
 	src/store/store_audit.c src/store/store_audit.h \
 	src/store/store_status.c src/store/store_status.h \
 	src/store/store_retention.c src/store/store_retention.h \
+	src/store/store_metrics.c src/store/store_metrics.h \
 	src/cmd_sql.c src/cmd_replay.c src/cmd_migrate.c src/cmds.h
 nodist_libcore_a_SOURCES = src/store/migrations_data.c
 BUILT_SOURCES = src/store/migrations_data.c

@@ -1,6 +1,7 @@
 """A basic pool scales up for queued jobs, shows it in its status, and shrinks back."""
 
 import unittest
+import urllib.request
 
 from harness import World
 from pools import apply, azdo_pool, jobs_by_id, queue_jobs, runnerpool, setup_org
@@ -64,6 +65,24 @@ class BasicPool(unittest.TestCase):
         row = out.splitlines()[1].split()
         self.assertEqual(row[:4], ["basic", "Connected", "linux", "e2e-org"])
         self.assertEqual(row[5], "0/3")
+
+    def test_health_readiness_and_metrics(self):
+        w = self.w
+        apply(w, runnerpool(w, "basic", "linux", maxAgents=3))
+        w.wait_until("pool connected", lambda: w.pool_status("basic").get("state") == "Connected")
+        base = "http://127.0.0.1:%d" % w.metrics_port
+
+        def get(path):
+            with urllib.request.urlopen(base + path, timeout=10) as r:
+                return r.status, r.read().decode()
+        self.assertEqual(get("/healthz")[0], 200)
+        w.wait_until("ready", lambda: get("/readyz")[0] == 200)
+        w.wait_until("pool counted in /metrics", lambda: 'azdo_operator_pools{state="connected"} 1'
+                     in get("/metrics")[1])
+        text = get("/metrics")[1]
+        self.assertIn("azdo_operator_kube_requests_total{", text)
+        self.assertIn("azdo_operator_azdo_requests_total{", text)
+        self.assertIn('azdo_operator_decisions_total{action="add_finalizer"}', text)
 
 
 if __name__ == "__main__":
