@@ -21,7 +21,7 @@ static const char *const SCENARIOS[] = {
     "report01_count_jobs_once.json", "report05_registration_hygiene.json",
     "report06_drain_race.json",      "report09_image_pull_backoff.json",
     "rule_pool_deletion.json",       "rule_pvcs.json",
-    "report04_placeholders.json",
+    "report04_placeholders.json",    "rule_create_ends_when_seen.json",
 };
 
 struct env {

@@ -37,7 +37,7 @@
 
 #define MIN_MS (60LL * 1000)
 #define AZDO_STALE_MS (5 * MIN_MS)       /* older successful poll: demand is unknown */
-#define CREATE_OBSERVE_MS (2 * MIN_MS)   /* a created pod not yet seen still counts */
+#define CREATE_OBSERVE_MS PLAN_CREATE_OBSERVE_MS /* a created pod not yet seen still counts */
 #define AGENT_OFFLINE_GRACE_MS (5 * MIN_MS)
 #define START_TIMEOUT_MS (15 * MIN_MS)   /* pod up, agent never online */
 #define ORPHAN_OFFLINE_MS (10 * MIN_MS)  /* unknown offline registration of our naming scheme */
@@ -215,7 +215,9 @@ static void derive_slot(struct planner *pl, const struct rule_slot *o, struct de
 {
     int64_t now = pl->now;
     bool pod_deleting = o->has_pod && (o->pod_deleting || intent_live(o->pod_del_state));
-    bool creating = !o->has_pod && !o->create_superseded &&
+    /* A create stands in for its pod until the pod is seen: once seen, a missing pod is gone
+     * (deleted by us or behind our back), not on its way. */
+    bool creating = !o->has_pod && !o->create_superseded && !o->create_seen &&
                     (eq(o->create_state, "pending") || eq(o->create_state, "started") ||
                      (eq(o->create_state, "succeeded") &&
                       o->create_ended_ms >= now - CREATE_OBSERVE_MS));

@@ -11,9 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* How long a succeeded create_pod intent stands in for a pod the watch has not shown yet. */
-#define CREATE_OBSERVE_MS (120LL * 1000)
-
 static void col_copy(char *dst, size_t len, sqlite3_stmt *st, int col)
 {
     const unsigned char *t = sqlite3_column_text(st, col);
@@ -189,7 +186,8 @@ static int job_row(sqlite3_stmt *st, void *arg)
 /* ---- rule slot_observations ------------------------------------------------------------------
  * One row per slot index that has a pod, a registration named <pool>-agent-<n> (n is 0 or a
  * number without a leading zero, at most 9 digits: what plan_agent_name prints), a slots row, or
- * a create_pod intent still standing in for its pod. An agent is busy when its assignedRequest
+ * a create_pod intent still standing in for its pod (in flight, or succeeded moments ago and no
+ * pod of the slot seen since it was decided: gone pods count, see snapshot.c). An agent is busy when its assignedRequest
  * is set or an unfinished job names it as reserved agent, whatever its pod looks like. */
 
 static const char slot_observations_sql[] =
@@ -238,7 +236,9 @@ static const char slot_observations_sql[] =
     "  pi.state, pi.created_ms,"
     "  EXISTS (SELECT 1 FROM hist h WHERE h.action = 'delete_pod'"
     "   AND h.target = (SELECT name FROM pool) || '-agent-' || x.idx"
-    "   AND h.intent_id > ci.intent_id)"
+    "   AND h.intent_id > ci.intent_id),"
+    "  EXISTS (SELECT 1 FROM pods sp WHERE sp.pool_id = ?1 AND sp.role = 'agent'"
+    "   AND sp.idx = x.idx AND sp.first_seen_ms >= ci.created_ms)"
     " FROM idxs x LEFT JOIN pod ON pod.idx = x.idx LEFT JOIN ag ON ag.idx = x.idx"
     " LEFT JOIN sl ON sl.idx = x.idx LEFT JOIN ci ON ci.slot_idx = x.idx"
     " LEFT JOIN ai ON ai.target = (SELECT name FROM pool) || '-agent-' || x.idx"
@@ -281,6 +281,7 @@ static int slot_row(sqlite3_stmt *st, void *arg)
     col_copy(s->pod_del_state, sizeof(s->pod_del_state), st, 25);
     s->pod_del_created_ms = col_i64(st, 26);
     s->create_superseded = sqlite3_column_int(st, 27) != 0;
+    s->create_seen = sqlite3_column_int(st, 28) != 0;
     return 0;
 }
 
@@ -378,7 +379,7 @@ int rules_load(struct store *s, int64_t pool_id, int64_t now_ms, struct rule_set
                       err);
     if (rc == 0)
         rc = run_rule(s, "slot_observations", slot_observations_sql, pool_id, now_ms,
-                      CREATE_OBSERVE_MS, slot_row, rs, err);
+                      PLAN_CREATE_OBSERVE_MS, slot_row, rs, err);
     if (rc == 0)
         rc = run_rule(s, "placeholders", placeholders_sql, pool_id, now_ms, 0, placeholder_row,
                       rs, err);

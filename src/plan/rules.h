@@ -14,6 +14,9 @@
 #include "store/store.h"
 
 #define PLAN_HISTORY_MS (24LL * 3600 * 1000)
+/* How long a succeeded create_pod intent stands in for a pod the watch has not shown yet. Once
+ * a pod for the create has been seen (pods keeps gone rows), the intent stands in for nothing. */
+#define PLAN_CREATE_OBSERVE_MS (120LL * 1000)
 
 struct rule_pool {
     int64_t pool_id;
@@ -76,6 +79,8 @@ struct rule_slot {
     int64_t create_ended_ms;
     char create_cap[PLAN_KEY_MAX];
     bool create_superseded;  /* a delete_pod intent for the slot's pod came after the create */
+    bool create_seen;        /* a pod of the slot was first seen after the create was decided
+                              * (it may be gone again): the create is no longer in flight */
     char agent_act[24];      /* latest disable/enable/delete_registration intent on the agent */
     char agent_act_state[12];
     int64_t agent_act_ended_ms;

@@ -16,7 +16,7 @@
 
 struct snap_table {
     const char *name;
-    const char *select; /* ?1 pool_id, ?2 now_ms, ?3 PLAN_HISTORY_MS */
+    const char *select; /* ?1 pool_id, ?2 now_ms, ?3 PLAN_HISTORY_MS, ?4 PLAN_CREATE_OBSERVE_MS */
 };
 
 /* Parents before children, so loading satisfies the foreign keys. */
@@ -25,7 +25,14 @@ static const struct snap_table snapshot_tables[] = {
     {"pool_specs", "SELECT * FROM pool_specs WHERE pool_id = ?1"
                    " AND generation = (SELECT generation FROM pools WHERE pool_id = ?1)"},
     {"agents", "SELECT * FROM agents WHERE pool_id = ?1 AND gone_ms IS NULL ORDER BY agent_id"},
-    {"pods", "SELECT * FROM pods WHERE pool_id = ?1 AND gone_ms IS NULL ORDER BY uid"},
+    /* Gone pods too when they prove that a create still in its observe window was seen
+     * (rule slot_observations, create_seen). */
+    {"pods", "SELECT * FROM pods p WHERE pool_id = ?1 AND (gone_ms IS NULL OR (role = 'agent'"
+             " AND EXISTS (SELECT 1 FROM intents i JOIN decisions d USING (decision_id)"
+             "  WHERE i.pool_id = ?1 AND i.created_ms >= ?2 - ?3 AND i.action = 'create_pod'"
+             "  AND d.slot_idx = p.idx AND p.first_seen_ms >= i.created_ms"
+             "  AND (i.state IN ('pending', 'started')"
+             "   OR (i.state = 'succeeded' AND i.ended_ms >= ?2 - ?4))))) ORDER BY uid"},
     {"pvcs", "SELECT * FROM pvcs WHERE pool_id = ?1 AND gone_ms IS NULL ORDER BY uid"},
     {"jobs", "SELECT * FROM jobs WHERE pool_id = ?1 AND gone_ms IS NULL AND result IS NULL"
              " ORDER BY request_id"},
@@ -82,6 +89,8 @@ static int dump_table(struct store *s, const struct snap_table *t, int64_t pool_
     sqlite3_bind_int64(st, 1, pool_id);
     sqlite3_bind_int64(st, 2, now_ms);
     sqlite3_bind_int64(st, 3, PLAN_HISTORY_MS);
+    if (sqlite3_bind_parameter_count(st) >= 4)
+        sqlite3_bind_int64(st, 4, PLAN_CREATE_OBSERVE_MS);
     for (int c = 0; c < sqlite3_column_count(st); c++)
         json_array_append_new(cols, json_string(sqlite3_column_name(st, c)));
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
