@@ -36,7 +36,8 @@ static void test_pod_with_image_pull_failure_reports_reason(void **state)
     (void)state;
     json_t *pod = load(
         "{\"metadata\":{\"name\":\"p-agent-2\",\"namespace\":\"ci\",\"uid\":\"u1\","
-        "\"creationTimestamp\":\"1970-01-01T00:00:10Z\",\"labels\":{"
+        "\"creationTimestamp\":\"1970-01-01T00:00:10Z\",\"annotations\":{"
+        "\"devops.opentools.mf/capability-key\":\"java\"},\"labels\":{"
         "\"devops.opentools.mf/pool\":\"p\",\"devops.opentools.mf/ordinal\":\"2\","
         "\"devops.opentools.mf/capability\":\"java\"}},"
         "\"status\":{\"phase\":\"Pending\",\"conditions\":[{\"type\":\"PodScheduled\","
