@@ -95,6 +95,7 @@ CREATE TABLE pods (
     first_seen_ms      INTEGER NOT NULL,
     observed_ms        INTEGER NOT NULL,
     gone_ms            INTEGER,
+    deletion_ms        INTEGER,                       -- metadata.deletionTimestamp: due to be gone
     PRIMARY KEY (pool_id, uid)
 ) STRICT;
 CREATE INDEX pods_name ON pods (pool_id, name);

@@ -167,6 +167,7 @@ int fixture_observe(struct store *s, const json_t *fixture, const json_t *step, 
             p[i].restarts = (int)num(v, "restarts", 0);
             p[i].waiting_reason = str(v, "waiting", NULL);
             p[i].deletion_requested = flag(v, "deleting", false);
+            p[i].deletion_ms = rel(v, "deletion", now_ms);
             p[i].created_ms = rel(v, "created", now_ms);
             if (p[i].created_ms == 0)
                 p[i].created_ms = now_ms - 600000;

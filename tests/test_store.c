@@ -277,6 +277,25 @@ static void test_relist_marks_missing_pods_gone_and_same_name_pools_differ(void 
     store_close(s);
 }
 
+/* A terminating pod keeps the time it is due to be gone (deletionTimestamp); none otherwise. */
+static void test_pod_deletion_deadline_is_kept(void **state)
+{
+    (void)state;
+    struct store *s = NULL;
+    struct err err = {0};
+    struct obs_pod p = {.uid = "u1", .name = "my-pool-agent-0", .idx = 0, .phase = "Running",
+                        .created_ms = 1};
+
+    assert_int_equal(store_open(":memory:", STORE_NO_CHECK, &s, &err), 0);
+    assert_int_equal(store_observe_pod(s, &POOL, &p, 1000, &err), 0);
+    assert_int_equal(count(s, "SELECT count(*) FROM pods WHERE deletion_ms IS NULL"), 1);
+    p.deletion_requested = true;
+    p.deletion_ms = 31000;
+    assert_int_equal(store_observe_pod(s, &POOL, &p, 2000, &err), 0);
+    assert_int_equal(count(s, "SELECT deletion_ms FROM pods WHERE deletion_requested = 1"), 31000);
+    store_close(s);
+}
+
 static void test_pull_errors_count_consecutive_observations(void **state)
 {
     (void)state;
@@ -416,6 +435,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_migrations_produce_schema_sql),
+        cmocka_unit_test(test_pod_deletion_deadline_is_kept),
         cmocka_unit_test(test_every_migration_file_is_embedded_in_order),
         cmocka_unit_test(test_open_sets_wal_and_foreign_keys_and_records_migrations),
         cmocka_unit_test(test_database_from_newer_version_is_refused),

@@ -40,6 +40,7 @@
 #define CREATE_OBSERVE_MS PLAN_CREATE_OBSERVE_MS /* a created pod not yet seen still counts */
 #define AGENT_OFFLINE_GRACE_MS (5 * MIN_MS)
 #define START_TIMEOUT_MS (15 * MIN_MS)   /* pod up, agent never online */
+#define TERMINATION_OVERDUE_MS (30 * 1000) /* past deletionTimestamp: stuck (node lost) */
 #define ORPHAN_OFFLINE_MS (10 * MIN_MS)  /* unknown offline registration of our naming scheme */
 #define PULL_FAIL_OBSERVATIONS 3
 #define PULL_FAIL_MS (5 * MIN_MS)
@@ -215,6 +216,15 @@ static void derive_slot(struct planner *pl, const struct rule_slot *o, struct de
 {
     int64_t now = pl->now;
     bool pod_deleting = o->has_pod && (o->pod_deleting || intent_live(o->pod_del_state));
+    /* Every deletion of ours has a delete_pod intent; a deletionTimestamp without one is someone
+     * else's (kubectl delete pod, an eviction). While the pod shuts down in time, the slot is
+     * replaced in place; one still there well past its deletionTimestamp (or with none known)
+     * is stuck, typically on a lost node, and its index is given up (field report #5). */
+    bool by_others = o->has_pod && o->pod_deleting && !intent_live(o->pod_del_state) &&
+                     !pl->rs.pool.deleting;
+    bool deleted_by_others = by_others && o->pod_deletion_ms > 0 &&
+                             now <= o->pod_deletion_ms + TERMINATION_OVERDUE_MS;
+    bool stuck_terminating = by_others && !deleted_by_others;
     /* A create stands in for its pod until the pod is seen: once seen, a missing pod is gone
      * (deleted by us or behind our back), not on its way. */
     bool creating = !o->has_pod && !o->create_superseded && !o->create_seen &&
@@ -237,6 +247,10 @@ static void derive_slot(struct planner *pl, const struct rule_slot *o, struct de
     if (creating) {
         /* Created, not yet seen by the watch (its agent may already have registered). */
         set_state(d, "creating", "create_pod");
+    } else if (deleted_by_others) {
+        /* Failed, not deleting: the slot keeps counting toward minAgents, so the replacement
+         * waits for the index instead of taking the next one (field report #5). */
+        set_state(d, "failed", "pod_deleted");
     } else if (pod_deleting) {
         set_state(d, "deleting", "pod_terminating");
     } else if (o->busy) {
@@ -276,7 +290,8 @@ static void derive_slot(struct planner *pl, const struct rule_slot *o, struct de
 
     /* A failed slot stays failed (reserving its index for minAgents) until both its pod and its
      * registration are gone, so the replacement takes the same index (field report #5). */
-    if (eq(o->prev_state, "failed") && (eq(d->state, "deleting") || eq(d->state, "unregistering")))
+    if (eq(o->prev_state, "failed") && !stuck_terminating &&
+        (eq(d->state, "deleting") || eq(d->state, "unregistering")))
         set_state(d, "failed", "replacing");
 
     d->idle_capacity = eq(d->state, "idle") && o->enabled;

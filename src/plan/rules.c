@@ -238,7 +238,8 @@ static const char slot_observations_sql[] =
     "   AND h.target = (SELECT name FROM pool) || '-agent-' || x.idx"
     "   AND h.intent_id > ci.intent_id),"
     "  EXISTS (SELECT 1 FROM pods sp WHERE sp.pool_id = ?1 AND sp.role = 'agent'"
-    "   AND sp.idx = x.idx AND sp.first_seen_ms >= ci.created_ms)"
+    "   AND sp.idx = x.idx AND sp.first_seen_ms >= ci.created_ms),"
+    "  COALESCE(pod.deletion_ms, 0)"
     " FROM idxs x LEFT JOIN pod ON pod.idx = x.idx LEFT JOIN ag ON ag.idx = x.idx"
     " LEFT JOIN sl ON sl.idx = x.idx LEFT JOIN ci ON ci.slot_idx = x.idx"
     " LEFT JOIN ai ON ai.target = (SELECT name FROM pool) || '-agent-' || x.idx"
@@ -282,6 +283,7 @@ static int slot_row(sqlite3_stmt *st, void *arg)
     s->pod_del_created_ms = col_i64(st, 26);
     s->create_superseded = sqlite3_column_int(st, 27) != 0;
     s->create_seen = sqlite3_column_int(st, 28) != 0;
+    s->pod_deletion_ms = col_i64(st, 29);
     return 0;
 }
 

@@ -64,6 +64,7 @@ struct rule_slot {
     char phase[12];
     char waiting[64];
     bool pod_deleting;
+    int64_t pod_deletion_ms; /* deletionTimestamp: due to be gone; 0 when unknown */
     int64_t pod_created_ms;
     int64_t bad_since_ms;
     int bad_observations;

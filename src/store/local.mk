@@ -3,7 +3,8 @@
 # Migrations are embedded in the binary: migrations_data.c is generated from the files listed in
 # STORE_MIGRATIONS (automake has no wildcards: add each new migrations/NNNN_name.sql here).
 STORE_MIGRATIONS = \
-	migrations/0001_create_core.sql
+	migrations/0001_create_core.sql \
+	migrations/0002_pod_deletion_deadline.sql
 
 libcore_a_SOURCES += \
 	src/store/store.c src/store/store.h \

@@ -362,14 +362,15 @@ static int upsert_pod(struct store *s, int64_t id, const struct obs_pod *p, int6
     static const char sql[] =
         "INSERT INTO pods (pool_id, uid, name, role, idx, cap_key, phase, ready, restarts,"
         " waiting_reason, deletion_requested, created_ms, bad_since_ms, bad_observations,"
-        " first_seen_ms, observed_ms)"
+        " first_seen_ms, observed_ms, deletion_ms)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
-        "  CASE WHEN ?13 THEN ?14 END, ?13, ?14, ?14)"
+        "  CASE WHEN ?13 THEN ?14 END, ?13, ?14, ?14, ?15)"
         " ON CONFLICT (pool_id, uid) DO UPDATE SET name = excluded.name, role = excluded.role,"
         " idx = excluded.idx, cap_key = excluded.cap_key, phase = excluded.phase,"
         " ready = excluded.ready, restarts = excluded.restarts,"
         " waiting_reason = excluded.waiting_reason,"
         " deletion_requested = excluded.deletion_requested, created_ms = excluded.created_ms,"
+        " deletion_ms = excluded.deletion_ms,"
         " bad_since_ms = CASE WHEN ?13 THEN COALESCE(bad_since_ms, ?14) END,"
         " bad_observations = CASE WHEN ?13 THEN bad_observations + 1 ELSE 0 END,"
         " observed_ms = excluded.observed_ms, gone_ms = NULL";
@@ -406,6 +407,10 @@ static int upsert_pod(struct store *s, int64_t id, const struct obs_pod *p, int6
     sqlite3_bind_int64(st, 12, p->created_ms);
     sqlite3_bind_int(st, 13, failing);
     sqlite3_bind_int64(st, 14, now_ms);
+    if (p->deletion_requested && p->deletion_ms > 0)
+        sqlite3_bind_int64(st, 15, p->deletion_ms);
+    else
+        sqlite3_bind_null(st, 15);
     return step_done(s, st, err, "cannot record pod");
 }
 

@@ -94,6 +94,8 @@ struct obs_pod {
                                  * Failed pod (OOMKilled); NULL when none */
     bool deletion_requested;    /* metadata.deletionTimestamp is set */
     int64_t created_ms;         /* metadata.creationTimestamp */
+    int64_t deletion_ms;        /* metadata.deletionTimestamp (when the pod is due to be gone,
+                                 * creation of the delete + grace period); 0 when unknown */
 };
 int store_observe_pods(struct store *s, const struct pool_key *key, const struct obs_pod *p,
                        size_t n, int64_t now_ms, struct err *err);
