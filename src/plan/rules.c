@@ -187,8 +187,10 @@ static int job_row(sqlite3_stmt *st, void *arg)
  * One row per slot index that has a pod, a registration named <pool>-agent-<n> (n is 0 or a
  * number without a leading zero, at most 9 digits: what plan_agent_name prints), a slots row, or
  * a create_pod intent still standing in for its pod (in flight, or succeeded moments ago and no
- * pod of the slot seen since it was decided: gone pods count, see snapshot.c). An agent is busy when its assignedRequest
- * is set or an unfinished job names it as reserved agent, whatever its pod looks like. */
+ * pod of the slot seen since it was decided: gone pods count, see snapshot.c). An agent is busy
+ * when its assignedRequest is set or an unfinished job names it as reserved agent, whatever its
+ * pod looks like. Agent intents (disable, enable, delete_registration) count only when newer than the slot's latest
+ * create: a reused index has a new pod and a new registration under the old name. */
 
 static const char slot_observations_sql[] =
     "WITH pool AS (SELECT name, length(name) + 8 AS cut FROM pools WHERE pool_id = ?1),"
@@ -215,7 +217,9 @@ static const char slot_observations_sql[] =
     "   WHERE rn = 1),"
     " ai AS (SELECT * FROM (SELECT h.*, row_number() OVER (PARTITION BY h.target"
     "   ORDER BY h.intent_id DESC) AS rn FROM hist h"
-    "   WHERE h.action IN ('disable_agent', 'enable_agent', 'delete_registration'))"
+    "   WHERE h.action IN ('disable_agent', 'enable_agent', 'delete_registration')"
+    "   AND h.intent_id > COALESCE((SELECT c.intent_id FROM ci c"
+    "    WHERE c.slot_idx = h.slot_idx), 0))"
     "   WHERE rn = 1),"
     " pi AS (SELECT * FROM (SELECT h.*, row_number() OVER (PARTITION BY h.target"
     "   ORDER BY h.intent_id DESC) AS rn FROM hist h WHERE h.action = 'delete_pod')"
