@@ -324,6 +324,22 @@ int fixture_check(const json_t *step, const struct plan_result *r, char *why, si
                             json_is_true(flags));
         }
     }
+    const json_t *once = json_object_get(ex, "create_run_once"); /* per create_pod, in order */
+    if (once != NULL) {
+        size_t got = 0;
+        for (size_t a = 0; a < r->n_actions; a++) {
+            if (r->actions[a].kind != PLAN_CREATE_POD)
+                continue;
+            const json_t *want = json_array_get(once, got);
+            if (!json_is_boolean(want) || r->actions[a].run_once != json_is_true(want))
+                return fail(why, len, "create_pod #%zu (%s): run_once %d unexpected", got,
+                            r->actions[a].target, r->actions[a].run_once);
+            got++;
+        }
+        if (got != json_array_size(once))
+            return fail(why, len, "create_run_once: want %zu creates, got %zu",
+                        json_array_size(once), got);
+    }
     const json_t *caps = json_object_get(ex, "create_caps");
     if (caps != NULL) {
         size_t got = 0;

@@ -200,6 +200,7 @@ int main(void)
         SCENARIO("report13_auth_failed.json"),
         SCENARIO("report15_throttled.json"),
         SCENARIO("rule_run_once.json"),
+        SCENARIO("rule_run_once_keeps_min_agents.json"),
         SCENARIO("rule_min_agents_and_finalizer.json"),
         SCENARIO("rule_pvcs.json"),
         SCENARIO("rule_pvc_required_missing.json"),

@@ -82,9 +82,8 @@ static int start_create_pod(struct act_call *c, struct err *err)
 
     opts.index = (unsigned)a->slot;
     opts.capability = a->cap_key[0] != '\0' ? a->cap_key : NULL;
-    /* ttlIdleSeconds 0: agents above minAgents take one job each; the lowest minAgents slots
-     * are the ones that stay (the planner fills the lowest free index first). */
-    opts.run_once = rp->ttl_idle_seconds == 0 && a->slot >= rp->min_agents;
+    /* ttlIdleSeconds 0: agents above minAgents take one job each; the planner decides which. */
+    opts.run_once = a->run_once;
     opts.skip_pvcs = skip_mask(rp, a->omit_pvcs);
     rc = agent_pod_build(rp, &opts, &pod, err);
     if (rc != 0)

@@ -629,6 +629,15 @@ static int current_pods(const struct planner *pl)
     return n + (int)pl->r->counts.created;
 }
 
+/* Slots that count toward minAgents, creates of this tick included. */
+static int live_slots(const struct planner *pl)
+{
+    int live = 0;
+    for (size_t i = 0; i < pl->nd; i++)
+        live += pl->d[i].live && !pl->d[i].retiring;
+    return live + pl->r->counts.created;
+}
+
 /* ---- rule scale_up ---------------------------------------------------------------------------
  * Per image variant: new = min(maxAgents - current, max(0, waiting - idle - starting)). A
  * variant whose image fails to pull backs off (1, 2, 4, ... 30 min) with one probe pod at a
@@ -669,7 +678,10 @@ static int rule_scale_up(struct planner *pl)
             snprintf(why, sizeof(why), "%d job(s) wait for variant '%s' with %d idle and %d"
                      " starting agent(s)", v->pending, v->key[0] ? v->key : "default", v->idle,
                      v->starting);
-            rc = create_agent(pl, v->key, p->ttl_ms == 0, "scale_up.waiting_jobs", why);
+            /* ttlIdleSeconds 0: agents above minAgents run once; one that brings the pool up to
+             * minAgents stays (rule_min_agents would otherwise add another). */
+            bool once = p->ttl_ms == 0 && live_slots(pl) >= p->min_agents;
+            rc = create_agent(pl, v->key, once, "scale_up.waiting_jobs", why);
             if (rc < 0)
                 return rc;
             if (rc > 0)
@@ -690,11 +702,8 @@ static int rule_scale_up(struct planner *pl)
 static int rule_min_agents(struct planner *pl)
 {
     const struct rule_pool *p = &pl->rs.pool;
-    int live = 0;
+    int live = live_slots(pl);
 
-    for (size_t i = 0; i < pl->nd; i++)
-        live += pl->d[i].live && !pl->d[i].retiring;
-    live += pl->r->counts.created;
     for (int k = live; k < p->min_agents; k++) {
         if (current_pods(pl) >= p->max_agents)
             break;
