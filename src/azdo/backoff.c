@@ -47,13 +47,19 @@ uint64_t azdo_backoff_failure(struct azdo_backoff *b, const struct azdo_backoff_
     if (ceiling < p->min_ms)
         ceiling = p->min_ms;
 
-    delay = p->min_ms + next_random(b) % (ceiling - p->min_ms + 1);
-    extend(&b->backoff_until_ms, now_ms, delay);
     if (server_wait_ms >= 0) {
-        extend(&b->server_until_ms, now_ms, (uint64_t)server_wait_ms);
-        if ((uint64_t)server_wait_ms > delay)
-            delay = (uint64_t)server_wait_ms;
+        /* The server said how long (429/503 with Retry-After): wait that, plus up to 20 % so
+         * pools sharing the identity do not return in the same second; our own exponential
+         * ceiling is for failures that come without such a hint. */
+        uint64_t wait = (uint64_t)server_wait_ms;
+        delay = wait + next_random(b) % (wait / 5 + 1);
+        if (delay < p->min_ms)
+            delay = p->min_ms;
+        extend(&b->server_until_ms, now_ms, wait);
+    } else {
+        delay = p->min_ms + next_random(b) % (ceiling - p->min_ms + 1);
     }
+    extend(&b->backoff_until_ms, now_ms, delay);
     return delay;
 }
 

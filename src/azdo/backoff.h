@@ -3,7 +3,8 @@
  * A gate answers "may I call this organisation now, and if not, for how long not?". Failures
  * push it shut for an exponentially growing, fully jittered delay:
  *     delay = uniform(min_ms, min(cap_ms, base_ms * 2^(failures-1)))
- * and a server-requested wait (Retry-After, X-RateLimit-Delay) wins when it is larger. A success
+ * and a failure carrying a server-requested wait (Retry-After, X-RateLimit-Delay) waits that
+ * instead, plus up to 20 % jitter and never below min_ms (field report #15). A success
  * reopens it, except that a success carrying a server wait (a delayed 200) still honours that
  * wait. Each organisation has its own gate struct, so one organisation's trouble never delays
  * another's. Pure: callers pass the clock and own the struct. */
