@@ -189,6 +189,27 @@ static void test_kubeconfig_refusals_name_the_problem(void **state)
     assert_kubeconfig_refused(FIXTURES "does-not-exist.yaml", NULL, -ENOENT, "cannot open");
 }
 
+/* Found by tests/fuzz (kubeconfig): the message quoted the kind after the document holding it
+ * was freed (a use after free; ASan reports it, and the message showed freed memory). */
+static void test_kubeconfig_of_another_kind_is_refused_by_name(void **state)
+{
+    char dir[] = "/tmp/test_kube_kind.XXXXXX";
+    char path[64];
+    FILE *f;
+    (void)state;
+
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/config", dir);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("apiVersion: v1\nkind: ClusterRoleBindingListWithAVeryLongKindName\n", f);
+    fclose(f);
+    assert_kubeconfig_refused(path, NULL, -EINVAL,
+                              "has kind 'ClusterRoleBindingListWithAVeryLongKindName', expected");
+    unlink(path);
+    rmdir(dir);
+}
+
 /* ---- in-cluster and the token ---- */
 
 struct sa_dir {
@@ -339,6 +360,7 @@ int main(void)
         cmocka_unit_test(test_kubeconfig_insecure_and_anonymous),
         cmocka_unit_test(test_kubeconfig_list_merges_first_wins),
         cmocka_unit_test(test_kubeconfig_refusals_name_the_problem),
+        cmocka_unit_test(test_kubeconfig_of_another_kind_is_refused_by_name),
         cmocka_unit_test(test_in_cluster_reads_env_and_service_account_files),
         cmocka_unit_test(test_load_prefers_kube_url_then_kubeconfig_then_in_cluster),
         cmocka_unit_test(test_token_is_reread_after_the_file_changes),

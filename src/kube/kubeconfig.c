@@ -181,8 +181,10 @@ static int load_one(struct kc_set *set, const char *path, bool skip_missing, str
     }
     kind = str_field(doc, "kind");
     if (kind != NULL && strcmp(kind, "Config") != 0) {
+        /* 'kind' lives in 'doc': write the message before letting go of it. */
+        rc = err_set(err, -EINVAL, "kubeconfig '%s' has kind '%s', expected Config", path, kind);
         json_decref(doc);
-        return err_set(err, -EINVAL, "kubeconfig '%s' has kind '%s', expected Config", path, kind);
+        return rc;
     }
     set->files[set->n].path = strdup(path);
     set->files[set->n].doc = doc;
