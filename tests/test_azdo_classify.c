@@ -192,6 +192,24 @@ static void test_delayed_200_is_ok_but_asks_for_a_pause(void **state)
     assert_false(v.budget_exhausted);
 }
 
+/* Found by tests/fuzz (azdo_classify): a delay too large for llround() came back as a negative
+ * number, so the server's request to pause was ignored instead of capped. */
+static void test_huge_rate_limit_delay_is_capped_not_ignored(void **state)
+{
+    struct azdo_reply r = reply(200, "application/json", "{\"value\":[]}");
+    struct azdo_verdict v;
+    (void)state;
+
+    r.rate_limit_delay = "1e300";
+    azdo_classify(&r, &v);
+    assert_int_equal(v.outcome, AZDO_OK);
+    assert_int_equal(v.wait_ms, AZDO_MAX_SERVER_WAIT_MS);
+
+    r.rate_limit_delay = "99999999999999999999";
+    azdo_classify(&r, &v);
+    assert_int_equal(v.wait_ms, AZDO_MAX_SERVER_WAIT_MS);
+}
+
 static void test_transport_and_server_errors_are_retryable(void **state)
 {
     struct azdo_reply r = reply(0, NULL, NULL);
@@ -234,6 +252,7 @@ int main(void)
         cmocka_unit_test(test_403_404_and_other_4xx),
         cmocka_unit_test(test_429_and_503_carry_retry_after),
         cmocka_unit_test(test_delayed_200_is_ok_but_asks_for_a_pause),
+        cmocka_unit_test(test_huge_rate_limit_delay_is_capped_not_ignored),
         cmocka_unit_test(test_transport_and_server_errors_are_retryable),
     };
     return cmocka_run_group_tests_name("azdo_classify", tests, NULL, NULL);

@@ -101,6 +101,10 @@ static int64_t seconds_to_ms(const char *s)
         end++;
     if (end == s || *end != '\0' || !isfinite(v) || v < 0)
         return -1;
+    /* llround() gives an unspecified (in practice negative) result when the value does not fit,
+     * which would read as "no wait"; 1e15 s is far beyond any cap and fits once in ms. */
+    if (v > 1e15)
+        v = 1e15;
     return (int64_t)llround(v * 1000.0);
 }
 
