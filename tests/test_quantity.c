@@ -144,6 +144,26 @@ static void test_quantity_rounds_up_to_whole_units(void **state)
     assert_int_equal(quantity_to_int64_ceil(&q, &n, &err), -ERANGE);
 }
 
+/* Found by tests/fuzz (quantity): zeros after the decimal point were multiplied into the
+ * mantissa, which then outgrew a long double's 64 bits and rounded, so "266.000...0" (33 zeros)
+ * rounded up to 267 bytes. Such zeros carry no value and must not cost precision. */
+static void test_quantity_trailing_fraction_zeros_stay_exact(void **state)
+{
+    (void)state;
+    struct quantity q, r;
+    int64_t n = 0;
+
+    assert_int_equal(quantity_parse("266.000000000000000000000000000000000", &q, NULL), 0);
+    assert_int_equal(quantity_to_int64_ceil(&q, &n, NULL), 0);
+    assert_int_equal(n, 266);
+    assert_int_equal(quantity_parse("6666626000019999990.000000000", &q, NULL), 0);
+    assert_int_equal(quantity_to_int64_ceil(&q, &n, NULL), 0);
+    assert_int_equal(n, 6666626000019999990LL);
+    assert_int_equal(quantity_parse("1.500000000000000000000000Gi", &q, NULL), 0);
+    assert_int_equal(quantity_parse("1536Mi", &r, NULL), 0);
+    assert_int_equal(quantity_cmp(&q, &r), 0);
+}
+
 static void test_quantity_compares_across_suffixes(void **state)
 {
     (void)state;
@@ -168,6 +188,7 @@ int main(void)
         cmocka_unit_test(test_quantity_rejects_garbage_with_a_reason),
         cmocka_unit_test(test_quantity_rounds_up_to_whole_units),
         cmocka_unit_test(test_quantity_compares_across_suffixes),
+        cmocka_unit_test(test_quantity_trailing_fraction_zeros_stay_exact),
     };
     return cmocka_run_group_tests_name("quantity", tests, NULL, NULL);
 }

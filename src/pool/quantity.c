@@ -58,6 +58,10 @@ static int scan_number(const char *text, struct scan *sc, struct err *err)
     }
     if (sc->int_len == 0 && sc->frac_len == 0)
         return err_set(err, -EINVAL, "invalid quantity '%s': must start with a number", text);
+    /* Trailing zeros of the fraction carry no value; left in, each one multiplies the mantissa
+     * by ten, and past 2^64 it rounds ("266.000...0" with 33 zeros read as 267 bytes). */
+    while (sc->frac_len > 0 && sc->frac_digits[sc->frac_len - 1] == '0')
+        sc->frac_len--;
     sc->suffix = p;
     return 0;
 }
