@@ -78,6 +78,7 @@ static void test_running_ready_pod_counts_restarts(void **state)
     assert_null(out.waiting_reason);
     assert_null(out.cap_key);
     assert_true(out.deletion_requested);
+    assert_int_equal(out.deletion_ms, 10000);
     json_decref(pod);
 }
 

@@ -184,6 +184,7 @@ int op_map_pod(const json_t *pod, struct pool_key *key, struct obs_pod *out)
         }
     }
     out->deletion_requested = json_object_get(meta, "deletionTimestamp") != NULL;
+    out->deletion_ms = op_parse_k8s_time(str_at(meta, "deletionTimestamp", NULL));
     out->created_ms = op_parse_k8s_time(str_at(meta, "creationTimestamp", NULL));
     return 0;
 }

@@ -26,6 +26,7 @@
 
 struct poll_ctx {
     struct op_pool *pool;
+    int64_t started_ms; /* wall clock when the poll was sent: the observations' time */
     struct azdo_org org;
     struct azdo_job_list jobs; /* owned once the jobs call succeeded */
 };
@@ -190,7 +191,9 @@ static void on_agents(struct azdo_result *res, void *cb_data)
     struct op_pool *p = ctx->pool;
     struct pool_key key = {p->ns, p->name};
     struct err err = {0};
-    int64_t now = (int64_t)loop_wall_ms();
+    /* Stamp the answers with the time the poll was SENT: an answer that left Azure DevOps
+     * before a disable we made must not look newer than that disable (field report #6). */
+    int64_t now = ctx->started_ms;
     bool ok = res->verdict.outcome == AZDO_OK;
 
     if (!ok) {
@@ -290,6 +293,7 @@ static void poll_azdo(struct op_pool *p)
         return;
     }
     ctx->pool = p;
+    ctx->started_ms = (int64_t)loop_wall_ms();
     rc = target_of(p, &ctx->org, &t, ident, sizeof(ident), &err);
     if (rc == 0)
         rc = azdo_list_jobs(client_of(p), &t, on_jobs, ctx, &err);
