@@ -81,6 +81,20 @@ static void test_yaml_refuses_what_it_does_not_support_with_line_numbers(void **
     assert_refused("a: b\n  c\n", -ENOTSUP, "multi-line plain");
 }
 
+/* Found by tests/fuzz (kubeconfig): a plain scalar, key or flow item that is not UTF-8 became a
+ * NULL value and vanished (a token silently dropped, or a whole document read as "no value"). */
+static void test_yaml_refuses_text_that_is_not_utf8(void **state)
+{
+    (void)state;
+    assert_refused("users:\n- name: u\n  user:\n    token: abc\xff\xfe\n", -EINVAL,
+                   "line 4: plain scalar is not valid UTF-8");
+    assert_refused("a: 1\nk\xc3: 2\n", -EINVAL, "line 2: key is not valid UTF-8");
+    assert_refused("a: [x, y\xff]\n", -EINVAL, "line 1: flow sequence item is not valid UTF-8");
+    assert_refused("\xe2\x82\n", -EINVAL, "line 1: plain scalar is not valid UTF-8");
+    assert_json(parse_ok("caf\xc3\xa9: th\xc3\xa9 # \xff comments may hold anything\n"),
+                "{\"caf\\u00E9\":\"th\\u00E9\"}");
+}
+
 /* ---- kubeconfig ---- */
 
 static struct kube_config *load(const char *paths, const char *context)
@@ -354,6 +368,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_yaml_reads_kubectl_style_sequences_and_scalars),
         cmocka_unit_test(test_yaml_refuses_what_it_does_not_support_with_line_numbers),
+        cmocka_unit_test(test_yaml_refuses_text_that_is_not_utf8),
         cmocka_unit_test(test_kubeconfig_current_context_with_embedded_certificates),
         cmocka_unit_test(test_kubeconfig_named_context_picks_its_cluster_user_and_namespace),
         cmocka_unit_test(test_kubeconfig_relative_paths_resolve_against_the_file),

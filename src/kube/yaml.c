@@ -226,6 +226,10 @@ static int parse_flow(struct parser *p, int lineno, const char *s, json_t **out)
                 end--;
             item = json_stringn(s, (size_t)(end - s));
             s = end;
+            if (item == NULL) {
+                json_decref(arr);
+                return fail(p, lineno, -EINVAL, "flow sequence item is not valid UTF-8");
+            }
         }
         json_array_append_new(arr, item);
         while (*s == ' ')
@@ -274,8 +278,9 @@ static int parse_inline(struct parser *p, int lineno, const char *s, json_t **ou
         }
         return 0;
     default:
+        /* json_stringn() refuses text that is not UTF-8: say so rather than lose the value. */
         *out = plain_scalar(s);
-        return 0;
+        return *out != NULL ? 0 : fail(p, lineno, -EINVAL, "plain scalar is not valid UTF-8");
     }
 }
 
@@ -322,6 +327,8 @@ static int split_key(struct parser *p, const struct line *l, json_t **key, const
             while (klen > 0 && s[klen - 1] == ' ')
                 klen--;
             *key = json_stringn(s, klen);
+            if (*key == NULL)
+                return fail(p, l->lineno, -EINVAL, "key is not valid UTF-8");
         }
         *rest = colon + 1;
     }
