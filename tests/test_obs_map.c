@@ -82,6 +82,24 @@ static void test_running_ready_pod_counts_restarts(void **state)
     json_decref(pod);
 }
 
+/* Found by tests/fuzz (kube_watch): the sum of restartCounts overflowed an int (undefined
+ * behaviour; in practice a negative count) instead of saturating. */
+static void test_restart_count_sum_saturates(void **state)
+{
+    (void)state;
+    json_t *pod = load(
+        "{\"metadata\":{\"name\":\"p-agent-1\",\"namespace\":\"ci\",\"uid\":\"u3\",\"labels\":{"
+        "\"devops.opentools.mf/pool\":\"p\",\"devops.opentools.mf/ordinal\":\"1\"}},"
+        "\"status\":{\"phase\":\"Running\",\"containerStatuses\":[{\"restartCount\":2147483647},"
+        "{\"restartCount\":2147483647},{\"restartCount\":-7},{\"restartCount\":9000000000}]}}");
+    struct pool_key key;
+    struct obs_pod out;
+
+    assert_int_equal(op_map_pod(pod, &key, &out), 0);
+    assert_int_equal(out.restarts, 2147483647);
+    json_decref(pod);
+}
+
 static void test_unschedulable_pod_is_failing(void **state)
 {
     (void)state;
@@ -152,6 +170,7 @@ int main(void)
         cmocka_unit_test(test_k8s_time_parses_fraction_and_offset),
         cmocka_unit_test(test_pod_with_image_pull_failure_reports_reason),
         cmocka_unit_test(test_running_ready_pod_counts_restarts),
+        cmocka_unit_test(test_restart_count_sum_saturates),
         cmocka_unit_test(test_unschedulable_pod_is_failing),
         cmocka_unit_test(test_foreign_pod_is_ignored),
         cmocka_unit_test(test_pvc_maps_template_and_index),

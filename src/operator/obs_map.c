@@ -2,6 +2,7 @@
 #include "operator/obs_map.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -116,8 +117,13 @@ static const char *container_trouble(const json_t *status, int *restarts)
             const char *waiting = str_at(state, "waiting", "reason");
             const char *terminated = str_at(state, "terminated", "reason");
 
-            if (l == 1)
-                *restarts += (int)json_integer_value(json_object_get(cs, "restartCount"));
+            if (l == 1) {
+                /* Saturate: a sum of counts (or one hostile value) must not wrap negative. */
+                json_int_t n = json_integer_value(json_object_get(cs, "restartCount"));
+
+                if (n > 0)
+                    *restarts = n >= INT_MAX - *restarts ? INT_MAX : *restarts + (int)n;
+            }
             if (found != NULL)
                 continue;
             if (waiting != NULL && strcmp(waiting, "PodInitializing") != 0 &&
