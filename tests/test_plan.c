@@ -193,6 +193,7 @@ int main(void)
         SCENARIO("report03_demand_routing.json"),
         SCENARIO("report03_not_capability_aware.json"),
         SCENARIO("report04_placeholders.json"),
+        SCENARIO("report04_placeholder_deleted_early.json"),
         SCENARIO("report05_registration_hygiene.json"),
         SCENARIO("report06_drain_race.json"),
         SCENARIO("report06_drain_no_race.json"),

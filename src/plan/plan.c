@@ -472,8 +472,11 @@ static int rule_placeholders(struct planner *pl)
                                                   pl->err);
         if (rc < 0)
             return rc;
-        if (last_ms >= pl->now - CREATE_OBSERVE_MS)
-            continue; /* registered moments ago; the agent list has not caught up */
+        /* Registered, but no successful poll was sent since the registration ended: the agent
+         * list cannot show it yet. A poll sent after it that does not list it proves it gone
+         * (an admin deleted it), however recently it was made (field report #4 (f)). */
+        if (last_ms > 0 && pl->rs.pool.azdo_ok_ms <= last_ms)
+            continue;
         if (last_ms > 0) {
             ADD_OR_FAIL(pl, PLAN_REGISTER_PLACEHOLDER, -1, key, name, 0, "placeholders.recreated",
                         "placeholder %s disappeared: registering it again so jobs for variant"
