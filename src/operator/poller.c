@@ -408,7 +408,10 @@ static void poll_start(struct op_pool *p)
 struct op_call {
     op_azdo_done_cb done;
     void *cb_data;
-    bool delete_op;
+    bool delete_op; /* a 404 means "already gone": success */
+    struct azdo_org org;
+    struct azdo_target target;
+    char ident[300];
 };
 
 static void on_op_done(struct azdo_result *res, void *cb_data)
@@ -423,30 +426,36 @@ static void on_op_done(struct azdo_result *res, void *cb_data)
     free(c);
 }
 
-static struct op_call *op_call_new(op_azdo_done_cb done, void *cb_data, bool delete_op)
+/* A call record with the pool's target filled in, or NULL with 'err' set. The caller frees it
+ * when starting the request fails; on_op_done frees it otherwise. */
+static struct op_call *op_call_begin(struct op_pool *p, op_azdo_done_cb done, void *cb_data,
+                                     bool delete_op, struct err *err)
 {
     struct op_call *c = calloc(1, sizeof(*c));
 
-    if (c != NULL)
-        *c = (struct op_call){done, cb_data, delete_op};
+    if (c == NULL) {
+        err_set(err, -ENOMEM, "out of memory");
+        return NULL;
+    }
+    c->done = done;
+    c->cb_data = cb_data;
+    c->delete_op = delete_op;
+    if (target_of(p, &c->org, &c->target, c->ident, sizeof(c->ident), err) != 0) {
+        free(c);
+        return NULL;
+    }
     return c;
 }
 
 int op_azdo_set_enabled(struct op_pool *p, int64_t agent_id, bool enabled, op_azdo_done_cb done,
                         void *cb_data, struct err *err)
 {
-    struct azdo_org org;
-    struct azdo_target t;
-    char ident[300];
-    struct op_call *c;
-    int rc = target_of(p, &org, &t, ident, sizeof(ident), err);
+    struct op_call *c = op_call_begin(p, done, cb_data, false, err);
+    int rc;
 
-    if (rc != 0)
-        return rc;
-    c = op_call_new(done, cb_data, false);
     if (c == NULL)
-        return err_set(err, -ENOMEM, "out of memory");
-    rc = azdo_set_agent_enabled(client_of(p), &t, agent_id, enabled, on_op_done, c, err);
+        return err->code;
+    rc = azdo_set_agent_enabled(client_of(p), &c->target, agent_id, enabled, on_op_done, c, err);
     if (rc != 0)
         free(c);
     return rc;
@@ -455,18 +464,12 @@ int op_azdo_set_enabled(struct op_pool *p, int64_t agent_id, bool enabled, op_az
 int op_azdo_delete_agent(struct op_pool *p, int64_t agent_id, op_azdo_done_cb done,
                          void *cb_data, struct err *err)
 {
-    struct azdo_org org;
-    struct azdo_target t;
-    char ident[300];
-    struct op_call *c;
-    int rc = target_of(p, &org, &t, ident, sizeof(ident), err);
+    struct op_call *c = op_call_begin(p, done, cb_data, true, err);
+    int rc;
 
-    if (rc != 0)
-        return rc;
-    c = op_call_new(done, cb_data, true);
     if (c == NULL)
-        return err_set(err, -ENOMEM, "out of memory");
-    rc = azdo_delete_agent(client_of(p), &t, agent_id, on_op_done, c, err);
+        return err->code;
+    rc = azdo_delete_agent(client_of(p), &c->target, agent_id, on_op_done, c, err);
     if (rc != 0)
         free(c);
     return rc;
@@ -475,16 +478,11 @@ int op_azdo_delete_agent(struct op_pool *p, int64_t agent_id, op_azdo_done_cb do
 int op_azdo_register_placeholder(struct op_pool *p, const char *name, const char *cap_key,
                                  op_azdo_done_cb done, void *cb_data, struct err *err)
 {
-    struct azdo_org org;
-    struct azdo_target t;
-    char ident[300];
     struct azdo_caps caps = {0};
     struct op_call *c;
-    int rc = target_of(p, &org, &t, ident, sizeof(ident), err);
+    int rc;
 
-    if (rc != 0)
-        return rc;
-    if (cap_key != NULL && cap_key[0] != '\0') {
+    if (p->spec != NULL && cap_key != NULL && cap_key[0] != '\0') {
         const struct runner_pool_capability *cap = runner_pool_capability_find(p->spec, cap_key);
         if (cap == NULL)
             return err_set(err, -ENOENT, "capability '%s' is not in spec.capabilityImages",
@@ -492,16 +490,16 @@ int op_azdo_register_placeholder(struct op_pool *p, const char *name, const char
         if (azdo_caps_set(&caps, cap->env_name, cap->env_value, false) != 0)
             return err_set(err, -ENOMEM, "out of memory");
     }
-    c = op_call_new(done, cb_data, false);
+    c = op_call_begin(p, done, cb_data, false, err);
     if (c == NULL) {
         azdo_caps_clear(&caps);
-        return err_set(err, -ENOMEM, "out of memory");
+        return err->code;
     }
     /* LIMITATION: the placeholder advertises a fixed recent agent version, so jobs'
      * "Agent.Version -gtVersion X" demands match it. A pool whose jobs demand a newer agent
      * than this would fail at once while at zero agents; a fix would take the highest version
      * the pool's real agents advertise. */
-    rc = azdo_register_agent(client_of(p), &t, name, PLACEHOLDER_DEFAULT_VERSION, &caps,
+    rc = azdo_register_agent(client_of(p), &c->target, name, PLACEHOLDER_DEFAULT_VERSION, &caps,
                              on_op_done, c, err);
     azdo_caps_clear(&caps);
     if (rc != 0)
