@@ -51,10 +51,27 @@ static void on_refresh(struct loop_timer *t, void *cb_data)
     loop_timer_start(op->loop, t, METRICS_REFRESH_MS);
 }
 
+/* Ticks take well under a millisecond on a small pool; the default request-latency buckets
+ * would put every one of them in the first bucket. */
+static const double TICK_BUCKETS[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                      0.025,  0.05,    0.1,    0.25,  0.5,    1.0};
+
 void op_metrics_start(struct op *op)
 {
+    struct err err = {0};
+    size_t nb = sizeof(TICK_BUCKETS) / sizeof(TICK_BUCKETS[0]);
+
     if (op->metrics == NULL)
         return;
+    if (metrics_register(op->metrics, METRIC_HISTOGRAM, "azdo_operator_plan_duration_seconds",
+                         "Time the planner took for one tick of one pool (its SQL reads included)",
+                         NULL, TICK_BUCKETS, nb, &op->plan_seconds, &err) != 0 ||
+        metrics_register(op->metrics, METRIC_HISTOGRAM,
+                         "azdo_operator_tick_write_duration_seconds",
+                         "Time to record one tick (decisions and intents) in the database", NULL,
+                         TICK_BUCKETS, nb, &op->tick_write_seconds, &err) != 0)
+        log_event(LOG_WARN, "metrics", "cannot register tick histograms", "{s:s}", "err",
+                  err.msg);
     http_set_observer(op->http, on_http, op);
     loop_timer_init(&op->metrics_timer, on_refresh, op);
     loop_timer_start(op->loop, &op->metrics_timer, 0);
@@ -64,6 +81,8 @@ void op_metrics_stop(struct op *op)
 {
     if (op->http != NULL)
         http_set_observer(op->http, NULL, NULL);
+    op->plan_seconds = NULL; /* the registry that holds them goes with the servers */
+    op->tick_write_seconds = NULL;
     if (op->loop != NULL && op->metrics_timer.cb != NULL)
         loop_timer_stop(op->loop, &op->metrics_timer);
 }
@@ -78,4 +97,12 @@ void op_metrics_decision(struct op *op, const char *action)
 {
     if (op->metrics != NULL)
         metric_inc(op->mstd.decisions, 1, action);
+}
+
+void op_metrics_tick(struct op *op, double plan_s, double write_s)
+{
+    if (op->plan_seconds != NULL)
+        metric_observe(op->plan_seconds, plan_s);
+    if (op->tick_write_seconds != NULL)
+        metric_observe(op->tick_write_seconds, write_s);
 }

@@ -88,6 +88,8 @@ struct op {
     struct loop_timer metrics_timer;
     struct metrics *metrics;
     struct metrics_std mstd;
+    struct metric *plan_seconds;       /* histograms of one tick's plan() and store_record_tick() */
+    struct metric *tick_write_seconds; /* (metrics_feed.c; NULL when metrics are off) */
     const char *webhook_ns;
     char *sans[OP_MAX_SANS];
     size_t n_sans;

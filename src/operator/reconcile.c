@@ -13,6 +13,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "operator/servers.h"
@@ -31,6 +32,14 @@ struct batch {
 };
 
 static void batch_step(struct batch *b);
+
+static double mono_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static void batch_finish(struct batch *b)
 {
@@ -107,12 +116,15 @@ static void plan_pool(struct op_pool *p)
     struct err err = {0};
     struct batch *b;
     int64_t now = (int64_t)loop_wall_ms();
+    double t0, t1;
+    int rc;
 
     b = calloc(1, sizeof(*b));
     if (b == NULL)
         return;
     b->pool = p;
     b->prev_ok = true;
+    t0 = mono_s();
     if (plan(op->store, &key, now, &b->result, &err) != 0) {
         log_event(LOG_ERROR, "reconcile", "cannot plan pool", "{s:s, s:s, s:s}", "ns", p->ns,
                   "pool", p->name, "err", err.msg);
@@ -120,7 +132,10 @@ static void plan_pool(struct op_pool *p)
         free(b);
         return;
     }
-    if (store_record_tick(op->store, &b->result, NULL, &err) != 0) {
+    t1 = mono_s();
+    rc = store_record_tick(op->store, &b->result, NULL, &err);
+    op_metrics_tick(op, t1 - t0, mono_s() - t1);
+    if (rc != 0) {
         /* Acting without a recorded intent would break the audit trail and crash recovery:
          * fail closed, and try again on the next observation. */
         log_event(LOG_ERROR, "reconcile", "cannot record decisions, not acting",

@@ -17,5 +17,8 @@ void op_metrics_start(struct op *op);
 void op_metrics_stop(struct op *op);
 void op_metrics_error(struct op *op, const char *kind);
 void op_metrics_decision(struct op *op, const char *action);
+/* Records how long one tick's plan() and store_record_tick() took, in seconds (the figures the
+ * benchmarks read from /metrics). Does nothing when metrics are off. */
+void op_metrics_tick(struct op *op, double plan_s, double write_s);
 
 #endif
