@@ -195,6 +195,7 @@ int main(void)
         SCENARIO("report04_placeholders.json"),
         SCENARIO("report04_placeholder_deleted_early.json"),
         SCENARIO("report05_registration_hygiene.json"),
+        SCENARIO("report05_registrations_without_pods.json"),
         SCENARIO("report06_drain_race.json"),
         SCENARIO("report06_drain_no_race.json"),
         SCENARIO("report09_image_pull_backoff.json"),

@@ -267,7 +267,7 @@ static void derive_slot(struct planner *pl, const struct rule_slot *o, struct de
         set_state(d, "unregistering", "retired");
     } else if (!o->has_agent && o->has_pod && unregistered) {
         set_state(d, "deleting", "retired");
-    } else if (o->has_agent && o->online && o->enabled) {
+    } else if (o->has_agent && o->online && o->enabled && o->has_pod) {
         set_state(d, "idle", "agent_online");
     } else if (o->has_pod) {
         bool went_offline = o->has_agent && !o->online && o->status_changed_ms > o->pod_created_ms;
@@ -283,6 +283,9 @@ static void derive_slot(struct planner *pl, const struct rule_slot *o, struct de
         else
             set_state(d, "starting", "pod_created");
     } else if (o->online) {
+        /* Online with no pod of ours: another listener (an old pod on a lost node, a copy
+         * elsewhere) holds the session. Not capacity, and its index is not reused while it is
+         * online (field report #5). */
         set_state(d, "deleting", "pod_missing");
     } else {
         set_state(d, "unregistering", "leftover");
@@ -433,8 +436,11 @@ static int rule_cleanup_slot(struct planner *pl, struct derived *d)
                     " removal: removing it again", name);
         return 0;
     }
-    /* A leftover: known to us (the slot had a state) or offline for long (field report #5). */
-    bool known = o->prev_state[0] != '\0';
+    /* A leftover: known to us (the slot had a state before it became a leftover, or we
+     * created a pod for it) or offline for long (field report #5). A leftover state derived by
+     * an earlier tick does not make it known: the 10 minutes would never be waited. */
+    bool known = (o->prev_state[0] != '\0' && !eq(o->prev_state, "unregistering")) ||
+                 o->create_state[0] != '\0';
     bool stale = o->status_changed_ms > 0 && pl->now - o->status_changed_ms > ORPHAN_OFFLINE_MS;
     if (!known && !stale && o->status_changed_ms != 0)
         return 0;
