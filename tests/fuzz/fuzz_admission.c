@@ -6,7 +6,9 @@
  * itself JSON: a 200 is an AdmissionReview whose response.uid echoes request.uid, and a mutating
  * answer carries patch and patchType together or neither.
  *
- * Built and run by tests/fuzz/run (see tests/fuzz/README.md); seeds in corpus/admission/. */
+ * Built and run by tests/fuzz/run (see tests/fuzz/README.md); seeds in corpus/admission/.
+ * Earlier history: `git log -- tests/test_webhook_fuzz_admission.c` (moved and extended in one
+ * commit, too changed for git's rename detection to follow). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
