@@ -214,6 +214,7 @@ int main(void)
         SCENARIO("rule_create_ends_when_seen.json"),
         SCENARIO("rule_pod_deleted_behind_our_back.json"),
         SCENARIO("rule_reused_index_new_incarnation.json"),
+        SCENARIO("rule_replacement_created_same_second.json"),
         cmocka_unit_test(test_plan_is_a_pure_function_of_database_and_clock),
         cmocka_unit_test(test_restart_before_executing_plans_the_same_actions),
         cmocka_unit_test(test_executed_creates_count_before_the_watch_shows_them),

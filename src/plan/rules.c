@@ -190,7 +190,10 @@ static int job_row(sqlite3_stmt *st, void *arg)
  * pod of the slot seen since it was decided: gone pods count, see snapshot.c). An agent is busy
  * when its assignedRequest is set or an unfinished job names it as reserved agent, whatever its
  * pod looks like. Agent intents (disable, enable, delete_registration) count only when newer than the slot's latest
- * create: a reused index has a new pod and a new registration under the old name. */
+ * create: a reused index has a new pod and a new registration under the old name. A delete_pod
+ * intent belongs to the pod when decided after we first saw it (we only delete pods we saw):
+ * creationTimestamp has whole seconds, so a replacement made in the second of the previous
+ * incarnation's delete would otherwise look terminating. */
 
 static const char slot_observations_sql[] =
     "WITH pool AS (SELECT name, length(name) + 8 AS cut FROM pools WHERE pool_id = ?1),"
@@ -247,7 +250,7 @@ static const char slot_observations_sql[] =
     " FROM idxs x LEFT JOIN pod ON pod.idx = x.idx LEFT JOIN ag ON ag.idx = x.idx"
     " LEFT JOIN sl ON sl.idx = x.idx LEFT JOIN ci ON ci.slot_idx = x.idx"
     " LEFT JOIN ai ON ai.target = (SELECT name FROM pool) || '-agent-' || x.idx"
-    " LEFT JOIN pi ON pi.target = pod.name AND pi.created_ms >= pod.created_ms"
+    " LEFT JOIN pi ON pi.target = pod.name AND pi.created_ms >= pod.first_seen_ms"
     " WHERE x.idx IS NOT NULL ORDER BY x.idx";
 
 static int slot_row(sqlite3_stmt *st, void *arg)
