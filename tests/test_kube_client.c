@@ -391,10 +391,25 @@ static void test_paths_cover_core_groups_subresources_and_escaping(void **state)
     assert_int_equal(kube_path(&KUBE_PODS, "ci", "x", NULL, p, 10), -ENAMETOOLONG);
 }
 
+/* A Status whose code does not fit an HTTP status must not be read as a truncated 410 (Gone),
+ * which would make a watch relist on garbage (found by fuzzing). */
+static void test_status_with_out_of_range_code_falls_back_to_http_status(void **state)
+{
+    (void)state;
+    struct kube_status st;
+    json_t *obj = json_loads("{\"kind\":\"Status\",\"code\":4294967706,\"reason\":\"X\"}",
+                             0, NULL);
+
+    kube_status_parse(obj, 500, &st);
+    assert_int_equal(st.code, 500);
+    json_decref(obj);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_status_with_out_of_range_code_falls_back_to_http_status),
         T(test_get_returns_the_object),
         T(test_404_is_not_found_with_the_server_status),
         T(test_create_existing_is_already_exists),

@@ -168,6 +168,10 @@ void kube_status_parse(const json_t *obj, long http_status, struct kube_status *
         message = json_string_value(json_object_get(obj, "message"));
         code = json_integer_value(json_object_get(obj, "code"));
     }
+    /* A Status code is an HTTP status: anything outside 100..599 is noise, not a truncated
+     * 410 or 409 that would trigger a relist or a conflict path. */
+    if (code < 100 || code > 599)
+        code = 0;
     st->code = code != 0 ? (int)code : (int)http_status;
     snprintf(st->reason, sizeof(st->reason), "%s", reason != NULL ? reason : "");
     snprintf(st->message, sizeof(st->message), "%s", message != NULL ? message : "");
