@@ -271,13 +271,15 @@ class FR15Throttling(unittest.TestCase):
         log = [r for r in f.requests(since=seq0) if r["credential"] == cred]
 
         # After an answer carrying Retry-After N, no request with that token for N seconds.
+        # A request the world received within 0.25 s of an answer may have been sent before
+        # the operator read that answer (three pools poll at once): it is not counted.
         def gaps(lo, hi, wait_s):
             rows = [r for r in log if lo < r["seq"] <= hi]
             for i, r in enumerate(rows):
                 end = iso_s(r["time"]) + r["durationMs"] / 1000.0
                 for nxt in rows[i + 1:] + [x for x in log if x["seq"] > hi][:1]:
                     start = iso_s(nxt["time"])
-                    if start > end:
+                    if start > end + 0.25:
                         self.assertGreaterEqual(start - end, wait_s - 0.1, (r, nxt))
             return rows
         soft = gaps(seq0, seq1, self.SOFT_S)
@@ -302,6 +304,24 @@ class FR15Throttling(unittest.TestCase):
             self.assertLessEqual(abs(len(jr) - len(ag)), 1, (p, len(jr), len(ag)))
         lookups = [r for r in f.requests() if "poolName=" in (r["query"] or "")]
         self.assertLessEqual(len(lookups), 3 * 2, "pool ids are cached")
+
+    # Fault (src/operator/poller.c, on_jobs): a delayed 200 with Retry-After shuts the gate, so
+    # the same poll's agents call is refused at once (-EAGAIN) and the poll is dropped without
+    # a record; while every answer carries Retry-After no poll ever completes and the data goes
+    # stale. Fix: on -EAGAIN from azdo_list_agents, keep ctx (with its jobs) and start the
+    # agents call from a timer after azdo_client_wait_ms(); only then record the poll.
+    @unittest.expectedFailure
+    def test_polls_complete_under_delayed_200s(self):
+        f = FRWorld("fr15", drop=("faults", "timeline"))
+        self.addCleanup(f.close)
+        f.apply_pool(name="pool-a", pool="pool-a", minAgents=0, maxAgents=5)
+        f.wait_connected("pool-a")
+        f.faults(azdo_soft_throttle=True, azdo_retry_after_s=self.SOFT_S)
+        time.sleep(1)
+        ok_ms = "SELECT azdo_ok_ms AS ms FROM pools WHERE name = 'pool-a'"
+        ok0 = f.sql(ok_ms)[0]["ms"]
+        f.w.wait_until("a complete poll while 200s carry Retry-After",
+                       lambda: f.sql(ok_ms)[0]["ms"] > ok0, limit_s=4 * self.SOFT_S + 5)
 
     # Fault (src/operator/poller.c + src/azdo/backoff.c): the gate is shared, so when it opens
     # every pool's poll timer fires at the same instant (poll_done waits exactly
