@@ -537,10 +537,26 @@ static bool index_free(const struct planner *pl, int idx)
     return true;
 }
 
+/* A claim of slot idx that this tick (or an unfinished intent) deletes: a new pod there would
+ * reattach the claim being deleted and stay Pending forever (found by tests/chaos). Only new
+ * pods skip such an index; rule_pvc_cleanup still deletes every such claim of it. */
+static bool claim_being_deleted(const struct planner *pl, int idx)
+{
+    for (size_t i = 0; i < pl->r->n_actions; i++) {
+        if (pl->r->actions[i].kind == PLAN_DELETE_PVC && pl->r->actions[i].slot == idx)
+            return true;
+    }
+    for (size_t i = 0; i < pl->rs.n_pvcs; i++) {
+        if (pl->rs.pvcs[i].idx == idx && open_intent(pl, "delete_pvc", pl->rs.pvcs[i].name))
+            return true;
+    }
+    return false;
+}
+
 static int lowest_free_index(struct planner *pl)
 {
     for (int idx = 0;; idx++) { /* <pool>-agent-0 is the first agent */
-        if (index_free(pl, idx)) {
+        if (index_free(pl, idx) && !claim_being_deleted(pl, idx)) {
             int *nt = realloc(pl->taken, (pl->ntaken + 1) * sizeof(*nt));
             if (nt == NULL)
                 return -ENOMEM;
