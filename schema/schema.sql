@@ -33,6 +33,7 @@ CREATE TABLE pools (
                               ('pending', 'connected', 'auth-failed', 'pool-not-found',
                                'unreachable', 'throttled', 'degraded', 'deleting')),
     state_since_ms        INTEGER NOT NULL,
+    azdo_reason           TEXT,                          -- reason word of the last failed answer
     UNIQUE (namespace, name)
 ) STRICT;
 
@@ -74,6 +75,7 @@ CREATE TABLE agents (
     PRIMARY KEY (pool_id, agent_id)
 ) STRICT;
 CREATE INDEX agents_name ON agents (pool_id, name);
+CREATE INDEX agents_live ON agents (pool_id, agent_id) WHERE gone_ms IS NULL; -- current rows (0004)
 
 -- One row = one incarnation (uid) of a pod the operator manages for a pool.
 CREATE TABLE pods (
@@ -99,6 +101,7 @@ CREATE TABLE pods (
     PRIMARY KEY (pool_id, uid)
 ) STRICT;
 CREATE INDEX pods_name ON pods (pool_id, name);
+CREATE INDEX pods_live ON pods (pool_id, uid) WHERE gone_ms IS NULL;       -- current rows (0004)
 
 -- One row = one incarnation (uid) of a PersistentVolumeClaim used by a pool's agents.
 CREATE TABLE pvcs (
@@ -114,6 +117,7 @@ CREATE TABLE pvcs (
     gone_ms       INTEGER,
     PRIMARY KEY (pool_id, uid)
 ) STRICT;
+CREATE INDEX pvcs_live ON pvcs (pool_id, uid) WHERE gone_ms IS NULL;       -- current rows (0004)
 
 -- One row = one Azure DevOps job request seen in the pool's unfinished-job list.
 CREATE TABLE jobs (
@@ -135,6 +139,7 @@ CREATE TABLE jobs (
     gone_ms             INTEGER,                 -- left the unfinished list (finished)
     PRIMARY KEY (pool_id, request_id)
 ) STRICT;
+CREATE INDEX jobs_open ON jobs (pool_id, request_id) WHERE gone_ms IS NULL;  -- unfinished (0004)
 
 -- One row = the queue of one pool for one demand set at one poll (raw; pruned by retention).
 CREATE TABLE queue_samples (
@@ -277,6 +282,7 @@ CREATE TABLE intents (
 ) STRICT;
 CREATE INDEX intents_open ON intents (state) WHERE state IN ('pending', 'started');
 CREATE INDEX intents_target ON intents (pool_id, target, intent_id);
+CREATE INDEX intents_recent ON intents (pool_id, created_ms);  -- the planner's look-back (0004)
 
 -- Scaling history: ticks that created or deleted pods, with the counts that led there.
 CREATE VIEW v_scaling_history AS

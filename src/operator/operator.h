@@ -46,6 +46,8 @@ struct op_pool {
 
     /* Azure DevOps polling. */
     struct loop_timer poll_timer;
+    struct loop_timer agents_timer; /* second half of a poll waiting for the org's gate */
+    struct poll_ctx *pending_poll;  /* that poll (poller.c owns it) */
     bool poll_in_flight;
     char *pat;                /* the PAT: memory only, never logged; NULL until read */
     char *pat_rv;             /* resourceVersion of the Secret it came from */

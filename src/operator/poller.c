@@ -87,10 +87,10 @@ static enum azdo_conn conn_of(const struct azdo_verdict *v)
 }
 
 static void record_conn(struct op_pool *p, enum azdo_conn conn, int64_t pool_id,
-                        const char *detail)
+                        const char *reason, const char *detail)
 {
     struct pool_key key = {p->ns, p->name};
-    struct obs_azdo o = {conn, pool_id, detail};
+    struct obs_azdo o = {conn, pool_id, detail, reason != NULL && reason[0] ? reason : NULL};
     struct err err = {0};
 
     if (store_observe_azdo(p->op->store, &key, &o, (int64_t)loop_wall_ms(), &err) != 0)
@@ -133,6 +133,7 @@ static struct azdo_client *client_of(struct op_pool *p)
 /* ---- polling ------------------------------------------------------------------------------- */
 
 static void poll_start(struct op_pool *p);
+static void on_agents_timer(struct loop_timer *t, void *cb_data);
 
 static void on_poll_timer(struct loop_timer *t, void *cb_data)
 {
@@ -142,15 +143,39 @@ static void on_poll_timer(struct loop_timer *t, void *cb_data)
 
 void op_poll_schedule(struct op_pool *p, uint64_t delay_ms)
 {
-    if (p->poll_timer.cb == NULL)
+    if (p->poll_timer.cb == NULL) {
         loop_timer_init(&p->poll_timer, on_poll_timer, p);
+        loop_timer_init(&p->agents_timer, on_agents_timer, p);
+    }
     loop_timer_start(p->op->loop, &p->poll_timer, delay_ms);
 }
 
 void op_poll_stop(struct op_pool *p)
 {
-    if (p->poll_timer.cb != NULL)
-        loop_timer_stop(p->op->loop, &p->poll_timer);
+    if (p->poll_timer.cb == NULL)
+        return;
+    loop_timer_stop(p->op->loop, &p->poll_timer);
+    loop_timer_stop(p->op->loop, &p->agents_timer);
+    if (p->pending_poll != NULL) { /* a poll waiting for the gate: drop it */
+        struct poll_ctx *ctx = p->pending_poll;
+        p->pending_poll = NULL;
+        azdo_job_list_free(&ctx->jobs);
+        free(ctx);
+        p->poll_in_flight = false;
+    }
+}
+
+/* FNV-1a of "ns/name". */
+static uint64_t pool_hash(const struct op_pool *p)
+{
+    uint64_t h = 1469598103934665603ull;
+
+    for (const char *c = p->ns; *c != '\0'; c++)
+        h = (h ^ (unsigned char)*c) * 1099511628211ull;
+    h = (h ^ '/') * 1099511628211ull;
+    for (const char *c = p->name; *c != '\0'; c++)
+        h = (h ^ (unsigned char)*c) * 1099511628211ull;
+    return h;
 }
 
 /* Schedules the next poll: sooner while jobs wait for an agent, later after failures. */
@@ -160,8 +185,10 @@ static void poll_done(struct op_pool *p, bool ok)
     uint64_t delay;
 
     p->poll_in_flight = false;
-    if (p->gone)
+    if (p->gone) {
+        op_pool_dirty(p); /* lets reconcile.c free it now that no callback points at it */
         return;
+    }
     if (ok) {
         p->failures = 0;
         delay = p->jobs_waiting > 0 ? period / 2 : period;
@@ -176,6 +203,14 @@ static void poll_done(struct op_pool *p, bool ok)
         struct err err = {0};
         if (target_of(p, &org, &t, ident, sizeof(ident), &err) == 0) {
             uint64_t wait = azdo_client_wait_ms(client_of(p), &t);
+            /* Pools sharing a gate would all resume in the same millisecond when it opens:
+             * spread them over a fifth of the wait, at least two seconds (field report #15). The
+             * offset is a hash of the pool's name, so each pool keeps its place in the
+             * order and two restarts spread the same way. */
+            if (wait > 0) {
+                uint64_t span = wait / 5 > 2000 ? wait / 5 : 2000;
+                wait += pool_hash(p) % 1000 * span / 1000;
+            }
             if (wait > delay)
                 delay = wait;
         }
@@ -197,7 +232,7 @@ static void on_agents(struct azdo_result *res, void *cb_data)
     bool ok = res->verdict.outcome == AZDO_OK;
 
     if (!ok) {
-        record_conn(p, conn_of(&res->verdict), res->pool_id, res->err.msg);
+        record_conn(p, conn_of(&res->verdict), res->pool_id, res->verdict.reason, res->err.msg);
     } else {
         size_t na = res->agents.len, nj = ctx->jobs.len;
         struct obs_agent *agents = calloc(na + 1, sizeof(*agents));
@@ -216,7 +251,7 @@ static void on_agents(struct azdo_result *res, void *cb_data)
             p->jobs_waiting = waiting;
             /* One transaction: the planner never sees jobs without the matching agents. */
             if (store_begin(p->op->store, &err) == 0) {
-                struct obs_azdo o = {AZDO_CONN_OK, res->pool_id, NULL};
+                struct obs_azdo o = {AZDO_CONN_OK, res->pool_id, NULL, NULL};
                 int rc = store_observe_azdo(p->op->store, &key, &o, now, &err);
                 if (rc == 0)
                     rc = store_observe_jobs(p->op->store, &key, jobs, nj, now, &err);
@@ -247,18 +282,53 @@ static void on_agents(struct azdo_result *res, void *cb_data)
     poll_done(p, ok);
 }
 
-static void on_jobs(struct azdo_result *res, void *cb_data)
+/* The second half of a poll. A delayed answer to the jobs call can shut the organisation's gate
+ * (Retry-After on a 200); the agents call then waits for the gate instead of dropping the poll,
+ * or a server that delays every answer would leave the pool with no complete poll at all. */
+static void start_agents_call(struct poll_ctx *ctx)
 {
-    struct poll_ctx *ctx = cb_data;
     struct op_pool *p = ctx->pool;
     struct azdo_target t;
     char ident[300];
     struct err err = {0};
+    int rc = target_of(p, &ctx->org, &t, ident, sizeof(ident), &err);
 
-    if (res->verdict.outcome != AZDO_OK || p->gone || p->spec == NULL ||
-        target_of(p, &ctx->org, &t, ident, sizeof(ident), &err) != 0) {
+    if (rc == 0)
+        rc = azdo_list_agents(client_of(p), &t,
+                              AZDO_INC_ASSIGNED | AZDO_INC_CAPABILITIES | AZDO_INC_LAST_COMPLETED,
+                              on_agents, ctx, &err);
+    if (rc == -EAGAIN) {
+        uint64_t wait = azdo_client_wait_ms(client_of(p), &t);
+        p->pending_poll = ctx;
+        loop_timer_start(p->op->loop, &p->agents_timer, wait > 0 ? wait : 100);
+        return;
+    }
+    if (rc != 0) {
+        azdo_job_list_free(&ctx->jobs);
+        free(ctx);
+        poll_done(p, false);
+    }
+}
+
+static void on_agents_timer(struct loop_timer *t, void *cb_data)
+{
+    struct op_pool *p = cb_data;
+    struct poll_ctx *ctx = p->pending_poll;
+
+    (void)t;
+    p->pending_poll = NULL;
+    if (ctx != NULL)
+        start_agents_call(ctx);
+}
+
+static void on_jobs(struct azdo_result *res, void *cb_data)
+{
+    struct poll_ctx *ctx = cb_data;
+    struct op_pool *p = ctx->pool;
+
+    if (res->verdict.outcome != AZDO_OK || p->gone || p->spec == NULL) {
         if (res->verdict.outcome != AZDO_OK) {
-            record_conn(p, conn_of(&res->verdict), res->pool_id, res->err.msg);
+            record_conn(p, conn_of(&res->verdict), res->pool_id, res->verdict.reason, res->err.msg);
             log_event(LOG_WARN, "poller", "azure devops poll failed", "{s:s, s:s, s:s, s:s}",
                       "ns", p->ns, "pool", p->name, "reason", res->verdict.reason, "err",
                       res->err.msg);
@@ -271,13 +341,7 @@ static void on_jobs(struct azdo_result *res, void *cb_data)
     }
     ctx->jobs = res->jobs;
     memset(&res->jobs, 0, sizeof(res->jobs));
-    if (azdo_list_agents(client_of(p), &t,
-                         AZDO_INC_ASSIGNED | AZDO_INC_CAPABILITIES | AZDO_INC_LAST_COMPLETED,
-                         on_agents, ctx, &err) != 0) {
-        azdo_job_list_free(&ctx->jobs);
-        free(ctx);
-        poll_done(p, false);
-    }
+    start_agents_call(ctx);
 }
 
 static void poll_azdo(struct op_pool *p)
@@ -300,11 +364,11 @@ static void poll_azdo(struct op_pool *p)
     if (rc != 0) {
         free(ctx);
         if (rc == -EAGAIN) {
-            record_conn(p, AZDO_CONN_THROTTLED, p->azdo_pool_id,
+            record_conn(p, AZDO_CONN_THROTTLED, p->azdo_pool_id, "Throttled",
                         "waiting before calling Azure DevOps again");
         } else {
             record_conn(p, rc == -EINVAL ? AZDO_CONN_UNREACHABLE : AZDO_CONN_AUTH_FAILED, 0,
-                        err.msg);
+                        rc == -EINVAL ? "InvalidUrl" : "PatMissing", err.msg);
         }
         op_pool_dirty(p);
         poll_done(p, false);
@@ -348,6 +412,7 @@ static void on_secret(const struct kube_result *res, void *cb_data)
     p->pat_read_ms = loop_now_ms(p->op->loop);
     if (p->gone || p->spec == NULL) {
         p->poll_in_flight = false;
+        op_pool_dirty(p);
         return;
     }
     if (res->outcome != KUBE_OK || b64 == NULL) {
@@ -360,7 +425,7 @@ static void on_secret(const struct kube_result *res, void *cb_data)
             snprintf(detail, sizeof(detail), "cannot read Secret '%.120s': %.250s",
                      p->spec->pat_secret_name,
                      res->outcome == KUBE_NOT_FOUND ? "not found" : res->status.message);
-        record_conn(p, AZDO_CONN_AUTH_FAILED, 0, detail);
+        record_conn(p, AZDO_CONN_AUTH_FAILED, 0, "SecretMissing", detail);
         op_pool_dirty(p);
         poll_done(p, false);
         return;

@@ -222,7 +222,9 @@ void op_reconcile_dirty(struct op *op)
     while (*link != NULL) {
         struct op_pool *p = *link;
 
-        if (p->gone && p->actions_in_flight == 0) {
+        /* Callbacks of an action or a poll still in flight point at the pool: keep it until
+         * they are done (they mark it dirty, which brings it back here). */
+        if (p->gone && p->actions_in_flight == 0 && !p->poll_in_flight) {
             *link = p->next; /* the RunnerPool is gone from Kubernetes: forget it */
             op_pool_free(p);
             continue;

@@ -57,25 +57,106 @@ static void add_condition(json_t *conds, const json_t *previous, const char *now
                                            "observedGeneration", (json_int_t)generation));
 }
 
-static const char *connected_message(const struct pool_status *s)
+/* The class of a failure reason: Azure DevOps reasons are finer than the connection classes
+ * (TokenExpired and SignInPage are both an authentication failure). */
+static bool reason_is_auth(const char *r)
 {
-    if (s->azdo_connected)
-        return "Azure DevOps answers with this pool's agents and jobs";
-    if (strcmp(s->azdo_reason, "AuthFailed") == 0)
-        return "Azure DevOps refused the PAT: check the Secret named by spec.patSecretName "
-               "(key token) holds a valid, unexpired PAT with Agent Pools (Read & manage) scope";
-    if (strcmp(s->azdo_reason, "PoolNotFound") == 0)
-        return "no agent pool with spec.pool's name exists in the organisation: create it or "
-               "fix spec.pool";
-    if (strcmp(s->azdo_reason, "Unreachable") == 0)
-        return "Azure DevOps cannot be reached at spec.azDoUrl; retrying with backoff";
-    if (strcmp(s->azdo_reason, "Throttled") == 0)
-        return "Azure DevOps is throttling this organisation; waiting as Retry-After asks";
-    return "waiting for the first Azure DevOps poll";
+    static const char *const auth[] = {"AuthFailed", "TokenExpired", "SignInPage", "Unauthorized",
+                                       "Forbidden", "Redirected", "SecretMissing", "PatMissing"};
+    for (size_t i = 0; i < sizeof(auth) / sizeof(auth[0]); i++) {
+        if (strcmp(r, auth[i]) == 0)
+            return true;
+    }
+    return false;
 }
 
-json_t *op_status_build(const struct pool_status *sum, const char *organization,
-                        const char *invalid, const json_t *previous, const char *now)
+static const char *connected_message(const struct pool_status *s)
+{
+    const char *r = s->azdo_reason;
+
+    if (s->azdo_connected)
+        return "Azure DevOps answers with this pool's agents and jobs";
+    if (strcmp(r, "SecretMissing") == 0)
+        return "the Secret named by spec.patSecretName (key token) cannot be read: create it";
+    if (reason_is_auth(r))
+        return "Azure DevOps refused the PAT: check the Secret named by spec.patSecretName "
+               "(key token) holds a valid, unexpired PAT with Agent Pools (Read & manage) scope";
+    if (strcmp(r, "PoolNotFound") == 0)
+        return "no agent pool with spec.pool's name exists in the organisation: create it or "
+               "fix spec.pool";
+    if (strcmp(r, "Throttled") == 0 || strcmp(r, "RateLimited") == 0)
+        return "Azure DevOps is throttling this organisation; waiting as Retry-After asks";
+    if (strcmp(r, "Pending") == 0 || r[0] == '\0')
+        return "waiting for the first Azure DevOps poll";
+    return "Azure DevOps cannot be reached or answered with an error; retrying with backoff";
+}
+
+/* Reason and message of a failed slot, from the planner's cause. */
+static const struct failure_text {
+    const char *cause, *reason, *message;
+} failure_texts[] = {
+    {"image_pull", "ImagePullFailed", "the agent image cannot be pulled: check the image name "
+                                      "and imagePullSecrets"},
+    {"crash_loop", "CrashLoop", "the agent container keeps crashing: see its logs"},
+    {"pod_failed", "PodFailed", "the agent pod failed"},
+    {"config_error", "ConfigError", "the pod cannot start its container: check extraEnv, "
+                                    "Secrets and volumes"},
+    {"start_timeout", "StartTimeout", "the pod runs but its agent never came online"},
+    {"agent_offline", "AgentOffline", "the agent went offline and stayed offline"},
+};
+
+static const struct failure_text *failure_of(const char *cause)
+{
+    for (size_t i = 0; i < sizeof(failure_texts) / sizeof(failure_texts[0]); i++) {
+        if (strcmp(cause, failure_texts[i].cause) == 0)
+            return &failure_texts[i];
+    }
+    return NULL;
+}
+
+static const json_t *entry_named(const json_t *list, const char *name)
+{
+    size_t i;
+    const json_t *e;
+
+    json_array_foreach(list, i, e)
+    {
+        const char *n = json_string_value(json_object_get(e, "name"));
+        if (n != NULL && strcmp(n, name) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+/* Failed slots of this pass. A slot being replaced ("replacing") keeps the reason it failed
+ * for, taken from the previous status, so the user still sees why. */
+static json_t *failed_agents(const struct plan_result *r, const json_t *previous)
+{
+    json_t *list = json_array();
+    char name[PLAN_NAME_MAX + 16];
+
+    for (size_t i = 0; r != NULL && i < r->n_slots; i++) {
+        const struct plan_slot *sl = &r->slots[i];
+        const struct failure_text *f = failure_of(sl->cause);
+        const json_t *before;
+
+        if (strcmp(sl->state, "failed") != 0)
+            continue;
+        plan_agent_name(name, sizeof(name), r->pool, sl->idx);
+        before = entry_named(previous, name);
+        if (f == NULL && before != NULL)
+            json_array_append_new(list, json_deep_copy(before));
+        else
+            json_array_append_new(list, json_pack("{s:s, s:s, s:s}", "name", name, "reason",
+                                                  f != NULL ? f->reason : "Failed", "message",
+                                                  f != NULL ? f->message : sl->cause));
+    }
+    return list;
+}
+
+json_t *op_status_build(const struct pool_status *sum, const struct plan_result *r,
+                        const char *organization, const char *invalid, const json_t *previous,
+                        const char *now)
 {
     char word[32];
     char agents_display[32];
@@ -86,11 +167,30 @@ json_t *op_status_build(const struct pool_status *sum, const char *organization,
 
     op_status_state_word(valid ? sum->state : "invalid", word, sizeof(word));
     snprintf(agents_display, sizeof(agents_display), "%d/%d", sum->agents, sum->max_agents);
-    st = json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:s, s:I}", "state", word, "organization",
+    st = json_pack("{s:s, s:s, s:i, s:i, s:i, s:s, s:i, s:I}", "state", word, "organization",
                    organization != NULL ? organization : "", "queuedJobs", sum->queued, "agents",
-                   sum->agents, "maxAgents", sum->max_agents, "runningAgents", sum->running,
-                   "agentsDisplay", agents_display, "observedGeneration",
+                   sum->agents, "runningAgents", sum->running, "agentsDisplay", agents_display,
+                   "templateAgents", sum->placeholders, "observedGeneration",
                    (json_int_t)sum->generation);
+    /* The plan of this pass knows idle agents and unmatched jobs; without one (invalid spec)
+     * those fields are left out rather than reported as 0. */
+    if (r != NULL) {
+        json_object_set_new(st, "idleAgents", json_integer(r->counts.idle));
+        json_object_set_new(st, "unmatchedJobs", json_integer(r->counts.unmatched));
+    }
+    {
+        /* Failed pods are deleted and replaced quickly; while the pool is still degraded the
+         * last list stays, so the user can see which agents failed and why. */
+        const json_t *before = json_object_get(previous, "failedAgents");
+        json_t *failed = failed_agents(r, before);
+        if (json_array_size(failed) == 0 && sum->degraded && json_array_size(before) > 0) {
+            json_decref(failed);
+            failed = json_deep_copy(before);
+        }
+        json_object_set_new(st, "failedAgents", failed);
+    }
+    if (!sum->azdo_connected && sum->azdo_message[0] != '\0')
+        json_object_set_new(st, "lastError", json_string(sum->azdo_message));
 
     if (sum->azdo_message[0] != '\0' && !sum->azdo_connected)
         snprintf(msg, sizeof(msg), "%s (%s)", connected_message(sum), sum->azdo_message);
@@ -133,7 +233,7 @@ json_t *op_status_build(const struct pool_status *sum, const char *organization,
         char buf[32];
         gmtime_r(&secs, &tm);
         strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-        json_object_set_new(st, "lastPollTime", json_string(buf));
+        json_object_set_new(st, "lastPolled", json_string(buf));
     }
     return st;
 }
@@ -156,7 +256,8 @@ static void emit_state_event(struct op_pool *p, const struct pool_status *sum, c
                                      json_object_get(p->obj, "metadata"), "uid"))};
     char msg[512];
     struct err err = {0};
-    bool bad = !sum->azdo_connected && strcmp(sum->state, "pending") != 0;
+    bool bad = !sum->azdo_connected && strcmp(sum->state, "pending") != 0 &&
+               sum->azdo_reason[0] != '\0';
 
     if (p->last_event_state != NULL && strcmp(p->last_event_state, word) == 0)
         return;
@@ -182,7 +283,6 @@ void op_status_update(struct op_pool *p, const struct plan_result *r)
     json_t *st, *cmp, *patch;
     char *text, *cmp_text;
 
-    (void)r;
     memset(&sum, 0, sizeof(sum));
     if (store_pool_status(p->op->store, &key, &sum, &err) != 0) {
         snprintf(sum.state, sizeof(sum.state), "pending");
@@ -195,11 +295,11 @@ void op_status_update(struct op_pool *p, const struct plan_result *r)
         const char *slash = strrchr(org.key, '/');
         snprintf(org.key, sizeof(org.key), "%s", slash != NULL ? slash + 1 : org.key);
     }
-    st = op_status_build(&sum, org.key, p->invalid, previous, now);
+    st = op_status_build(&sum, r, org.key, p->invalid, previous, now);
 
     /* Compare without times, so a status is not rewritten only because the clock moved. */
     cmp = json_deep_copy(st);
-    json_object_del(cmp, "lastPollTime");
+    json_object_del(cmp, "lastPolled");
     {
         size_t i;
         json_t *c;

@@ -12,11 +12,13 @@
 #include "plan/plan.h"
 #include "store/store_status.h"
 
-/* Builds the status object (new reference) from the summary, the pool's spec problems ('invalid'
- * is "" when valid), the previous status (borrowed, may be NULL: its condition times are kept
- * when a condition did not flip) and the time 'now_rfc3339'. Pure. */
-json_t *op_status_build(const struct pool_status *sum, const char *organization,
-                        const char *invalid, const json_t *previous, const char *now_rfc3339);
+/* Builds the status object (new reference) from the summary, this pass's plan ('r', may be NULL:
+ * failed agents, idle agents and unmatched jobs come from it), the pool's spec problems
+ * ('invalid' is "" when valid), the previous status (borrowed, may be NULL: its condition times
+ * are kept when a condition did not flip) and the time 'now_rfc3339'. Pure. */
+json_t *op_status_build(const struct pool_status *sum, const struct plan_result *r,
+                        const char *organization, const char *invalid, const json_t *previous,
+                        const char *now_rfc3339);
 
 /* The STATUS column's word for a pool state: "connected" -> "Connected", "auth-failed" ->
  * "AuthFailed". Writes into 'buf'. */

@@ -4,7 +4,9 @@
 # STORE_MIGRATIONS (automake has no wildcards: add each new migrations/NNNN_name.sql here).
 STORE_MIGRATIONS = \
 	migrations/0001_create_core.sql \
-	migrations/0002_pod_deletion_deadline.sql
+	migrations/0002_pod_deletion_deadline.sql \
+	migrations/0003_azdo_reason.sql \
+	migrations/0004_planner_indexes.sql
 
 libcore_a_SOURCES += \
 	src/store/store.c src/store/store.h \

@@ -178,7 +178,7 @@ int store_observe_azdo(struct store *s, const struct pool_key *key, const struct
         "  WHERE pool_id = ?1 AND azdo_connection IS ?3)";
     static const char pool_sql[] =
         "UPDATE pools SET azdo_connection = ?3, azdo_detail = ?4, azdo_observed_ms = ?2,"
-        " azdo_pool_id = COALESCE(?5, azdo_pool_id),"
+        " azdo_pool_id = COALESCE(?5, azdo_pool_id), azdo_reason = ?6,"
         " azdo_ok_ms = CASE WHEN ?3 = 'ok' THEN ?2 ELSE azdo_ok_ms END WHERE pool_id = ?1";
     const char *sqls[] = {change_sql, pool_sql};
     const char *conn = store_azdo_conn_name(o->conn);
@@ -194,8 +194,10 @@ int store_observe_azdo(struct store *s, const struct pool_key *key, const struct
         sqlite3_bind_int64(st, 2, now_ms);
         sqlite3_bind_text(st, 3, conn, -1, SQLITE_STATIC);
         store_bind_text_or_null(st, 4, o->conn == AZDO_CONN_OK ? NULL : o->detail);
-        if (i == 1)
+        if (i == 1) {
             store_bind_i64_or_null(st, 5, o->azdo_pool_id);
+            store_bind_text_or_null(st, 6, o->conn == AZDO_CONN_OK ? NULL : o->reason);
+        }
         rc = step_done(s, st, err, "cannot record azure devops connection");
     }
     return rc;

@@ -42,6 +42,8 @@ struct obs_azdo {
     enum azdo_conn conn;
     int64_t azdo_pool_id; /* 0 when unknown */
     const char *detail;   /* failure text for humans, NULL when ok; never a token */
+    const char *reason;   /* CamelCase reason of a failure (TokenExpired, RateLimited, ...), or
+                           * NULL: then the connection class names it */
 };
 int store_observe_azdo(struct store *s, const struct pool_key *key, const struct obs_azdo *o,
                        int64_t now_ms, struct err *err);

@@ -40,7 +40,8 @@ int store_pool_status(struct store *s, const struct pool_key *key, struct pool_s
         "   WHERE t.pool_id = p.pool_id) AND d.action = 'emit_event'"
         "   AND d.target = 'UnsatisfiableDemands'),"
         " (SELECT cause FROM pool_transitions t WHERE t.pool_id = p.pool_id"
-        "   ORDER BY transition_id DESC LIMIT 1)"
+        "   ORDER BY transition_id DESC LIMIT 1),"
+        " p.azdo_reason"
         " FROM pools p WHERE p.namespace = ?1 AND p.name = ?2";
     sqlite3_stmt *st;
     int rc = store_stmt(s, sql, &st, err);
@@ -64,7 +65,13 @@ int store_pool_status(struct store *s, const struct pool_key *key, struct pool_s
     const char *cause = (const char *)sqlite3_column_text(st, 12);
     snprintf(out->state, sizeof(out->state), "%s", state != NULL ? state : "pending");
     out->azdo_connected = conn != NULL && strcmp(conn, "ok") == 0;
-    snprintf(out->azdo_reason, sizeof(out->azdo_reason), "%s", azdo_reason(conn));
+    const char *reason = (const char *)sqlite3_column_text(st, 13);
+    /* For an authentication failure the answer's own reason (TokenExpired, SignInPage,
+     * Forbidden) tells the user what to fix; other failures keep their class name, which is
+     * also the pool's state (Throttled, Unreachable, PoolNotFound). */
+    bool auth = conn != NULL && strcmp(conn, "auth-failed") == 0;
+    snprintf(out->azdo_reason, sizeof(out->azdo_reason), "%s",
+             reason != NULL && auth ? reason : azdo_reason(conn));
     snprintf(out->azdo_message, sizeof(out->azdo_message), "%s", detail != NULL ? detail : "");
     out->last_polled_ms = sqlite3_column_int64(st, 3);
     out->generation = sqlite3_column_int64(st, 4);

@@ -107,11 +107,6 @@ class FR09BadImage(unittest.TestCase):
             pod = [p for p in f.pods() if p["metadata"]["name"] == f.jobs()[i]["agentName"]][0]
             self.assertEqual(pod["spec"]["containers"][0]["image"], GOOD_GPU)
 
-    # Fault (src/operator/status.c): the CRD declares status.failedAgents ([{name, reason,
-    # message}]) but op_status_build never writes it, so failed pods and their reason are only
-    # in events and the database. Fix: list the slots in state failed (name, cause such as
-    # image_pull -> ImagePullFailed, the pod's waiting reason as message).
-    @unittest.expectedFailure
     def test_status_lists_failed_pods(self):
         listed = self.status_bad.get("failedAgents")
         self.assertIsInstance(listed, list)
@@ -196,12 +191,6 @@ class FR13PatExpiredThenRotated(unittest.TestCase):
         self.assertEqual(self.cond["status"], "False")
         self.assertIn("The Personal Access Token used has expired", self.cond["message"])
 
-    # Fault (src/operator/poller.c + src/store/store_status.c): the client classifies the 401 as
-    # TokenExpired (azdo_verdict.reason), but the poller stores only the connection class
-    # (auth-failed) and the status maps it to AuthFailed. Fix: add 'const char *reason' to
-    # struct obs_azdo, store it in a pools.azdo_reason column (new migration), fill it in
-    # poller.c record_conn from res->verdict.reason, and have store_pool_status report it.
-    @unittest.expectedFailure
     def test_condition_reason_token_expired(self):
         self.assertEqual(self.cond["reason"], "TokenExpired", self.cond)
 
@@ -305,12 +294,6 @@ class FR15Throttling(unittest.TestCase):
         lookups = [r for r in f.requests() if "poolName=" in (r["query"] or "")]
         self.assertLessEqual(len(lookups), 3 * 2, "pool ids are cached")
 
-    # Fault (src/operator/poller.c, on_jobs): a delayed 200 with Retry-After shuts the gate, so
-    # the same poll's agents call is refused at once (-EAGAIN) and the poll is dropped without
-    # a record; while every answer carries Retry-After no poll ever completes and the data goes
-    # stale. Fix: on -EAGAIN from azdo_list_agents, keep ctx (with its jobs) and start the
-    # agents call from a timer after azdo_client_wait_ms(); only then record the poll.
-    @unittest.expectedFailure
     def test_polls_complete_under_delayed_200s(self):
         f = FRWorld("fr15", drop=("faults", "timeline"))
         self.addCleanup(f.close)
@@ -323,11 +306,6 @@ class FR15Throttling(unittest.TestCase):
         f.w.wait_until("a complete poll while 200s carry Retry-After",
                        lambda: f.sql(ok_ms)[0]["ms"] > ok0, limit_s=4 * self.SOFT_S + 5)
 
-    # Fault (src/operator/poller.c + src/azdo/backoff.c): the gate is shared, so when it opens
-    # every pool's poll timer fires at the same instant (poll_done waits exactly
-    # azdo_client_wait_ms). Fix: in poll_done, add a per-pool jitter of up to 20 % of the wait
-    # (e.g. from a hash of ns/name and the failure count) when the wait comes from the gate.
-    @unittest.expectedFailure
     def test_pools_resume_spread_out(self):
         f = FRWorld("fr15", drop=("faults", "timeline"))
         self.addCleanup(f.close)

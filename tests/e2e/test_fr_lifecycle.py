@@ -70,12 +70,10 @@ class FR04ScaleFromZero(unittest.TestCase):
         self.assertFalse([p for p in self.f.kc_json("get", "pods")["items"]
                           if "template" in p["metadata"]["name"]])
 
-    # Fault (src/operator/status.c): the CRD declares status.templateAgents and
-    # store_pool_status counts them (sum->placeholders), but op_status_build never writes the
-    # field. Fix: json_object_set_new(st, "templateAgents", json_integer(sum->placeholders)).
-    @unittest.expectedFailure
     def test_a_status_template_agents(self):
-        self.assertEqual(self.f.status().get("templateAgents"), 2)
+        # The status follows the next poll after the recreated template registered.
+        self.f.w.wait_until("templateAgents 2 in status",
+                            lambda: self.f.status().get("templateAgents") == 2)
 
     def test_bc_templates_survive_idling_and_cleanup(self):
         offline = [n for n, a in self.after_c.items() if a["status"] == "offline"]
