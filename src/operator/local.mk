@@ -22,3 +22,8 @@ check_PROGRAMS += tests/test_obs_map
 tests_test_obs_map_SOURCES = tests/test_obs_map.c
 tests_test_obs_map_CFLAGS = $(TEST_CFLAGS)
 tests_test_obs_map_LDADD = $(TEST_LDADD)
+
+check_PROGRAMS += tests/test_status
+tests_test_status_SOURCES = tests/test_status.c
+tests_test_status_CFLAGS = $(TEST_CFLAGS)
+tests_test_status_LDADD = $(TEST_LDADD)
