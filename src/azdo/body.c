@@ -69,15 +69,35 @@ out:
     return rc;
 }
 
+/* The placeholders' public key, made on first use and kept for the life of the process. An
+ * RSA-2048 key pair costs 100-300 ms of CPU, on the loop thread: generating one per placeholder
+ * stalled the operator for minutes when 1,000 pools registered theirs (tools/bench), and its
+ * polls timed out. The private half is discarded either way, so sharing the public half gives
+ * nobody a way in. Process-wide state, loop thread only; never freed (two short strings).
+ * Borrowed strings, or -EIO/-ENOMEM. */
+static int placeholder_public_key(const char **exponent, const char **modulus, struct err *err)
+{
+    static char *cached_exponent, *cached_modulus;
+
+    if (cached_exponent == NULL) {
+        int rc = fresh_public_key(&cached_exponent, &cached_modulus, err);
+        if (rc < 0)
+            return rc;
+    }
+    *exponent = cached_exponent;
+    *modulus = cached_modulus;
+    return 0;
+}
+
 int azdo_body_register_agent(const char *name, const char *version, const struct azdo_caps *caps,
                              char **out, struct err *err)
 {
-    char *exponent = NULL, *modulus = NULL;
+    const char *exponent = NULL, *modulus = NULL;
     json_t *agent = NULL, *sys;
     int rc;
 
     *out = NULL;
-    rc = fresh_public_key(&exponent, &modulus, err);
+    rc = placeholder_public_key(&exponent, &modulus, err);
     if (rc < 0)
         goto out;
     agent = json_pack("{s:s, s:s, s:s, s:b, s:i, s:s, s:{s:{s:s, s:s}}, s:{s:s, s:s, s:s}}", "name",
@@ -106,8 +126,6 @@ int azdo_body_register_agent(const char *name, const char *version, const struct
     if (*out == NULL)
         rc = err_set(err, -ENOMEM, "cannot build agent registration body: out of memory");
 out:
-    free(exponent);
-    free(modulus);
     json_decref(agent);
     return rc;
 }

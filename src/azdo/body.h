@@ -20,8 +20,8 @@ int azdo_body_agent_enabled(int64_t agent_id, bool enabled, char **out, struct e
  *                           ...'caps'}}
  * The service stores the public key to authenticate the agent's future sessions, so a
  * registration carries one (config.sh sends a fresh RSA-2048 key). A placeholder never connects,
- * so a fresh key pair is generated and its private half discarded at once: nobody can ever log in
- * as the placeholder. 'version' is the agent version to advertise (jobs demand
+ * so one key pair is generated per process, its private half discarded at once, and its public
+ * half sent with every placeholder: nobody can ever log in as a placeholder. 'version' is the agent version to advertise (jobs demand
  * "Agent.Version -gtVersion X", so a placeholder with an old version would not match);
  * 'caps' (may be NULL) go in systemCapabilities, after the built-ins, so they can override
  * Agent.OS. ASSUMPTION [U]: the service accepts a registration whose agent never connects; the
