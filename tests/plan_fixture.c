@@ -242,6 +242,21 @@ int fixture_check(const json_t *step, const struct plan_result *r, char *why, si
             return fail(why, len, "%s: want %lld, got %zu", kind, (long long)want,
                         count_kind(r, kind));
     }
+    /* "after_prev": {"create_pod": [true, ...]}: the flag of each action of that kind, in order. */
+    json_object_foreach((json_t *)json_object_get(ex, "after_prev"), key, v)
+    {
+        size_t got = 0;
+        for (size_t a = 0; a < r->n_actions; a++) {
+            if (strcmp(plan_kind_name(r->actions[a].kind), key) != 0)
+                continue;
+            const json_t *want = json_array_get(v, got);
+            if (want == NULL || json_is_true(want) != r->actions[a].after_prev)
+                return fail(why, len, "%s #%zu: after_prev want %s, got %s", key, got,
+                            want == NULL ? "(none)" : json_is_true(want) ? "true" : "false",
+                            r->actions[a].after_prev ? "true" : "false");
+            got++;
+        }
+    }
     const json_t *targets = json_object_get(ex, "targets");
     json_object_foreach((json_t *)targets, key, v)
     {

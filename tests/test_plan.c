@@ -207,6 +207,7 @@ int main(void)
         SCENARIO("rule_pvcs.json"),
         SCENARIO("rule_pvc_required_missing.json"),
         SCENARIO("rule_pvc_delete_blocks_index.json"),
+        SCENARIO("rule_pod_waits_for_its_claims.json"),
         SCENARIO("rule_replace_offline_and_crash_loop.json"),
         SCENARIO("rule_placeholder_gc.json"),
         SCENARIO("rule_pool_deletion.json"),

@@ -617,7 +617,15 @@ static int create_agent(struct planner *pl, const char *cap, bool run_once, cons
     int idx = lowest_free_index(pl);
     if (idx < 0)
         return err_set(pl->err, -ENOMEM, "out of memory");
+    /* A claim of this index still being deleted cannot be reused nor re-created under its
+     * name yet: wait for it to go rather than start a pod whose volume vanishes. */
+    for (size_t t = 0; t < pl->rs.n_tmpls; t++) {
+        const struct rule_pvc *c = find_pvc(pl, idx, pl->rs.tmpls[t].name);
+        if (pl->rs.tmpls[t].create && c != NULL && c->deleting)
+            return 1;
+    }
     kept[0] = '\0';
+    bool created_claim = false;
     for (size_t t = 0; t < pl->rs.n_tmpls; t++) {
         const struct rule_pvc_tmpl *tp = &pl->rs.tmpls[t];
         if (!tp->create)
@@ -633,6 +641,9 @@ static int create_agent(struct planner *pl, const char *cap, bool run_once, cons
         if (a == NULL)
             return err_set(pl->err, -ENOMEM, "out of memory");
         snprintf(a->pvc_template, sizeof(a->pvc_template), "%s", tp->name);
+        /* Every claim of the slot, then its pod, only while each step succeeds. */
+        a->after_prev = created_claim;
+        created_claim = true;
     }
     agent_name(pl, idx, name, sizeof(name));
     struct plan_action *a = add(pl, PLAN_CREATE_POD, idx, cap, name, 0, reason, "%s%s%s%s", why,
@@ -641,6 +652,7 @@ static int create_agent(struct planner *pl, const char *cap, bool run_once, cons
     if (a == NULL)
         return err_set(pl->err, -ENOMEM, "out of memory");
     a->run_once = run_once;
+    a->after_prev = created_claim;
     snprintf(a->omit_pvcs, sizeof(a->omit_pvcs), "%s", omit);
     return 0;
 }
