@@ -101,7 +101,7 @@ static int open_clients(struct op *op, struct err *err)
 
     rc = store_open(cfg->db_path, 0, &op->store, err);
     if (rc != 0)
-        return err_wrap(err, "cannot open database '%s'", cfg->db_path);
+        return rc; /* the store's message names the file */
     rc = loop_new(&op->loop, err);
     if (rc == 0)
         rc = loop_install_signals(err);

@@ -97,6 +97,8 @@ struct op {
     size_t n_sans;
     bool leading;      /* true without --leader-elect */
     bool synced;       /* every watch delivered its first list */
+    bool store_failing; /* the last tick could not be recorded (disk full, read-only): no
+                         * action is taken, and /readyz says so */
     bool intents_resolved;
     int64_t last_retention_ms;
 };

@@ -265,8 +265,8 @@ static void on_agents(struct azdo_result *res, void *cb_data)
                 }
             }
             if (!ok || err.code != 0)
-                log_event(LOG_ERROR, "poller", "cannot record poll", "{s:s, s:s}", "pool",
-                          p->name, "err", err.msg);
+                log_event(LOG_ERROR, "poller", "cannot record azure devops poll", "{s:s, s:s}",
+                          "pool", p->name, "err", err.msg);
             op_free_agent_caps(caps, na);
             op_free_agent_caps(demands, nj);
         }
@@ -364,8 +364,9 @@ static void poll_azdo(struct op_pool *p)
     if (rc != 0) {
         free(ctx);
         if (rc == -EAGAIN) {
-            record_conn(p, AZDO_CONN_THROTTLED, p->azdo_pool_id, "Throttled",
-                        "waiting before calling Azure DevOps again");
+            /* The organisation's gate is shut (a Retry-After, or backoff after another pool's
+             * failure): nothing was asked, so nothing new is known. The pool keeps its last
+             * state; the next attempt is timed from the gate. */
         } else {
             record_conn(p, rc == -EINVAL ? AZDO_CONN_UNREACHABLE : AZDO_CONN_AUTH_FAILED, 0,
                         rc == -EINVAL ? "InvalidUrl" : "PatMissing", err.msg);
@@ -415,16 +416,31 @@ static void on_secret(const struct kube_result *res, void *cb_data)
         op_pool_dirty(p);
         return;
     }
+    if (res->outcome != KUBE_OK && res->outcome != KUBE_NOT_FOUND &&
+        res->outcome != KUBE_FORBIDDEN) {
+        /* The API server did not answer about the Secret (5xx, timeout): that says nothing
+         * about the PAT. Keep the one we have and poll with it; without one, try again later. */
+        log_event(LOG_WARN, "poller", "cannot read pat secret, keeping the last one",
+                  "{s:s, s:s, s:s}", "ns", p->ns, "secret", p->spec->pat_secret_name, "outcome",
+                  kube_outcome_name(res->outcome));
+        if (p->pat != NULL)
+            poll_azdo(p);
+        else
+            poll_done(p, false);
+        return;
+    }
     if (res->outcome != KUBE_OK || b64 == NULL) {
         wipe_pat(p);
         p->pat_missing = true;
         if (res->outcome == KUBE_OK)
-            snprintf(detail, sizeof(detail), "Secret '%s' has no key 'token': put the PAT there",
-                     p->spec->pat_secret_name);
+            snprintf(detail, sizeof(detail), "Secret '%.120s' has no key 'token': put the PAT "
+                     "there", p->spec->pat_secret_name);
+        else if (res->outcome == KUBE_FORBIDDEN)
+            snprintf(detail, sizeof(detail), "the operator may not read Secret '%.120s': grant "
+                     "it get on secrets in this namespace", p->spec->pat_secret_name);
         else
-            snprintf(detail, sizeof(detail), "cannot read Secret '%.120s': %.250s",
-                     p->spec->pat_secret_name,
-                     res->outcome == KUBE_NOT_FOUND ? "not found" : res->status.message);
+            snprintf(detail, sizeof(detail), "Secret '%.120s' not found: create it with the PAT "
+                     "under key 'token'", p->spec->pat_secret_name);
         record_conn(p, AZDO_CONN_AUTH_FAILED, 0, "SecretMissing", detail);
         op_pool_dirty(p);
         poll_done(p, false);

@@ -140,6 +140,7 @@ static void plan_pool(struct op_pool *p)
          * fail closed, and try again on the next observation. */
         log_event(LOG_ERROR, "reconcile", "cannot record decisions, not acting",
                   "{s:s, s:s, s:s}", "ns", p->ns, "pool", p->name, "err", err.msg);
+        op_metrics_error(op, "store");
         plan_result_free(&b->result);
         free(b);
         loop_timer_start(op->loop, &p->retry_timer, 5000);

@@ -16,7 +16,9 @@
 #include "log.h"
 #include "webhook/certs.h"
 
-#define CERT_CHECK_MS 60000
+/* How often the certificate store re-reads the Secret and the webhook configurations: a
+ * configuration created or re-applied (helm upgrade) without caBundle gets it within this. */
+#define CERT_CHECK_MS 15000
 
 struct kube_req {
     cert_store_kube_done done;
@@ -87,6 +89,10 @@ static bool is_ready(void *cb_data, char *why, size_t why_size)
     }
     if (!op->synced) {
         snprintf(why, why_size, "waiting for the first list of RunnerPools, pods and PVCs");
+        return false;
+    }
+    if (op->store_failing) {
+        snprintf(why, why_size, "the database cannot be written: no action is taken until it can");
         return false;
     }
     if (op->certs != NULL && !cert_store_ready(op->certs)) {

@@ -77,7 +77,7 @@ static const char *connected_message(const struct pool_status *s)
     if (s->azdo_connected)
         return "Azure DevOps answers with this pool's agents and jobs";
     if (strcmp(r, "SecretMissing") == 0)
-        return "the Secret named by spec.patSecretName (key token) cannot be read: create it";
+        return "the PAT cannot be read from the Secret named by spec.patSecretName (key token)";
     if (reason_is_auth(r))
         return "Azure DevOps refused the PAT: check the Secret named by spec.patSecretName "
                "(key token) holds a valid, unexpired PAT with Agent Pools (Read & manage) scope";
