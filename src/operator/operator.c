@@ -8,9 +8,11 @@
 #include "operator/operator.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -92,6 +94,33 @@ static bool actions_idle(struct op *op)
     return true;
 }
 
+/* One database belongs to one operator process: a second writer would interleave its ticks and
+ * intents with ours and corrupt the history replay relies on. An flock on "<db>.lock" (released
+ * by the kernel when the process dies, so kill -9 leaves no stale lock) refuses a second
+ * `run` at once. Read-only users (`azdo-operator sql`) take no lock. */
+static int lock_database(struct op *op, const char *db_path, struct err *err)
+{
+    char path[4096];
+    int fd;
+
+    if (snprintf(path, sizeof(path), "%s.lock", db_path) >= (int)sizeof(path))
+        return err_set(err, -ENAMETOOLONG, "database path too long: '%s'", db_path);
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return err_set(err, -errno, "cannot open lock file '%s': %s", path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        close(fd);
+        if (e == EWOULDBLOCK)
+            return err_set(err, -EBUSY, "database '%s' is in use by another operator process "
+                           "(run one operator per database; use --leader-elect for a standby)",
+                           db_path);
+        return err_set(err, -e, "cannot lock '%s': %s", path, strerror(e));
+    }
+    op->lock_fd = fd;
+    return 0;
+}
+
 static int open_clients(struct op *op, struct err *err)
 {
     const struct op_config *cfg = op->cfg;
@@ -99,6 +128,9 @@ static int open_clients(struct op *op, struct err *err)
     char desc[512];
     int rc;
 
+    rc = lock_database(op, cfg->db_path, err);
+    if (rc != 0)
+        return rc;
     rc = store_open(cfg->db_path, 0, &op->store, err);
     if (rc != 0)
         return rc; /* the store's message names the file */
@@ -164,6 +196,8 @@ static void close_all(struct op *op)
     loop_free(op->loop);
     json_decref(op->azdo_counted);
     store_close(op->store);
+    if (op->lock_fd > 0)
+        close(op->lock_fd); /* releases the flock */
 }
 
 static void on_lease_released(void *cb_data)

@@ -101,6 +101,7 @@ struct op {
                          * action is taken, and /readyz says so */
     bool intents_resolved;
     int64_t last_retention_ms;
+    int lock_fd; /* flock on "<db>.lock": one operator per database */
 };
 
 /* `azdo-operator run [flags]` (argv[0] is "run"); returns the process exit code. */

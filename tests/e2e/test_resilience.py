@@ -2,9 +2,10 @@
 of a scale-up, forced watch expiry and Azure DevOps throttling."""
 
 import signal
+import subprocess
 import unittest
 
-from harness import World
+from harness import OPERATOR, World
 from pools import apply, azdo_pool, jobs_by_id, queue_jobs, runnerpool, setup_org
 
 
@@ -34,6 +35,15 @@ class Resilience(unittest.TestCase):
         w.wait_until("a single registration for that name, online again", lambda: [
             a["status"] for a in azdo_pool(w, "linux")["agents"] if a["name"] == name]
             == ["online"])
+
+    def test_second_operator_on_the_same_database_is_refused(self):
+        w = self.w
+        p = subprocess.run([OPERATOR, "run", "--kube-url", w.kube_url, "--db", w.db,
+                            "--webhook-port", "0", "--metrics-port", "0"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("in use by another operator process", p.stderr)
+        self.assertIsNone(w.operator.poll(), "the first operator keeps running")
 
     def test_kill_9_mid_scale_up_then_restart(self):
         w = self.w
