@@ -7,7 +7,10 @@ Three RunnerPools on three Azure DevOps pools:
       each kind; half its jobs demand java
 Jobs arrive at random (exponential gaps); the operator is killed with SIGKILL at random moments
 during the arrivals and the drain afterwards and restarted at once (after a random pause of up
-to 1.5 s) on the same database. An Observer samples the world throughout.
+to 1.5 s) on the same database; every other kill is aimed: it waits until an intent is open
+(an action decided and not finished). The world answers with 60 ms (Kubernetes) and 30 ms
+(Azure DevOps) latency so that actions last long enough to be interrupted. An Observer samples
+the world throughout.
 """
 
 import signal
@@ -52,6 +55,20 @@ def wait_ready(w, limit_s=120):
     w.wait_until("pools connected and placeholders registered", ready, limit_s=limit_s)
 
 
+def aim(w, limit_s=10.0):
+    """Waits (bounded) until an intent is open, i.e. a decision is recorded and its action not
+    finished, so the kill that follows lands mid-action. Every other kill is aimed so."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        try:
+            if L.open_intents(w.db) > 0:
+                return True
+        except Exception:  # noqa: BLE001 - busy database: look again
+            pass
+        time.sleep(0.01)
+    return False
+
+
 def settled(w, mins):
     """Every job done, pools at minAgents, no leftover registration, no open intent."""
     st = L.safe_state(w)
@@ -84,6 +101,8 @@ def run(args, checks):
     figures = {"seed": seed, "jobs": n_jobs, "kills": 0, "kills_with_open_intents": 0}
     try:
         obs.start()
+        # Some latency makes actions last long enough for a kill to land in the middle.
+        w.sim("POST", "/_sim/faults", {"kube_latency_ms": 60, "azdo_latency_ms": 30})
         w.start_operator()
         apply_pools(w)
         wait_ready(w)
@@ -117,6 +136,8 @@ def run(args, checks):
                                  "it exited on its own with %s\n%s" % (
                                      w.operator and w.operator.returncode, w.log_tail()))
                     w.start_operator()
+                if ki % 2 == 1:
+                    aim(w)
                 L.kill9(w)
                 try:   # how often a kill lands while an action is in flight
                     if L.open_intents(w.db) > 0:
@@ -208,4 +229,6 @@ def final_audit(w, obs, checks, ids, settled_ok, figures, mins):
     rrc, out = L.replay(w.db)
     figures["replay"] = out.splitlines()[-1] if out else ""
     checks.check("replay reports no differing decision", rrc == 0, out[-1500:])
+    san = L.sanitizer_reports(w)
+    checks.check("no sanitizer report in the operator log", not san, "; ".join(san))
     L.log("figures: %s" % figures)

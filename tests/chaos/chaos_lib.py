@@ -418,6 +418,16 @@ def leftover_registrations(st, live_pod_names):
     return out
 
 
+def sanitizer_reports(w):
+    """Sanitizer findings in the operator's log (an ASan/UBSan build: AZDO_OPERATOR_BIN)."""
+    try:
+        with open(w.operator_log, errors="replace") as f:
+            return [ln.strip() for ln in f if "AddressSanitizer" in ln or
+                    "runtime error:" in ln or "LeakSanitizer" in ln][:5]
+    except OSError:
+        return []
+
+
 def integrity(db):
     try:
         rows = sql_ro(db, "PRAGMA integrity_check")
