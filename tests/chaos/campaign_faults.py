@@ -176,7 +176,13 @@ def revoke_phase(w, rnd, checks, baseline, figures):
     in_window = [n for n, t0, _ in pod_del if t_revoke + 3 < t0 < t_restore]
     reg_del = [n for n, t0, _ in (L.read_azdo_deletes(w, {}) or [])
                if t_revoke + 3 < t0 < t_restore]
+    decided = L.sql_ro(w.db, """
+        SELECT d.action, d.target, t.pool_state FROM decisions d JOIN ticks t USING (tick_id)
+        WHERE t.at_ms BETWEEN ? AND ? AND d.action IN (%s)""" % ",".join(
+        "'%s'" % a for a in DESTRUCTIVE), (int((t_revoke + 3) * 1000), int(t_restore * 1000)))
     checks.check("revoked PAT: pool reports AuthFailed", reported)
+    checks.check("revoked PAT: no destructive decision recorded while revoked", not decided,
+                 "%s" % decided[:5])
     checks.check("revoked PAT: no pod or registration deleted while revoked",
                  not in_window and not reg_del and before <= after,
                  "pods deleted %s, registrations %s, pods before %s after %s" % (

@@ -102,7 +102,10 @@ def run(args, checks):
     try:
         obs.start()
         # Some latency makes actions last long enough for a kill to land in the middle.
-        w.sim("POST", "/_sim/faults", {"kube_latency_ms": 60, "azdo_latency_ms": 30})
+        # Agents killed with their pod leave their registration behind, offline, as real
+        # agents stopped hard do: removing registrations is then the operator's job alone.
+        w.sim("POST", "/_sim/faults", {"kube_latency_ms": 60, "azdo_latency_ms": 30,
+                                       "agent_unregister_on_sigterm": False})
         w.start_operator()
         apply_pools(w)
         wait_ready(w)

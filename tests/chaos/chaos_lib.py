@@ -29,8 +29,7 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 
-import harness  # noqa: E402  (tests/e2e/harness.py: World, kubectl, sql)
-from harness import OPERATOR, TOP, World  # noqa: E402,F401
+from harness import OPERATOR, TOP, World  # noqa: E402  (tests/e2e/harness.py)
 
 ORG = "chaos-org"
 PAT = "chaos-pat-5678"
