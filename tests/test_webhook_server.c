@@ -202,6 +202,11 @@ static void request_blocking(CURL *h, const char *method, const char *url, const
 {
     struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
 
+    /* An oversized body announces itself first, as curl does for large uploads: the server can
+     * refuse it with 413 before any of it is sent. Without this, the server's 413-and-close
+     * races the client's upload and the client may see only a reset connection. */
+    if (body != NULL && len > MAX_BODY)
+        headers = curl_slist_append(headers, "Expect: 100-continue");
     memset(r, 0, sizeof(*r));
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
