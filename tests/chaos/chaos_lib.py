@@ -417,14 +417,33 @@ def leftover_registrations(st, live_pod_names):
     return out
 
 
-def sanitizer_reports(w):
-    """Sanitizer findings in the operator's log (an ASan/UBSan build: AZDO_OPERATOR_BIN)."""
+H2O_QUEUE_LEAK = ("known leak outside tests/chaos: libh2o 2.2.5 h2o_context_dispose() does not "
+                  "free the context's multithread queue (88 bytes per listener, once at exit); "
+                  "proposed fix in src/webhook/server.c listener_dispose(): before "
+                  "h2o_context_dispose() call h2o_multithread_unregister_receiver(l->ctx.queue, "
+                  "&l->ctx.receivers.hostinfo_getaddr), after it "
+                  "h2o_multithread_destroy_queue(l->ctx.queue)")
+
+
+def sanitizer_check(checks, w):
+    """Sanitizer findings in the operator's log (an ASan/UBSan build: AZDO_OPERATOR_BIN).
+    Leak blocks whose stack is the known libh2o queue leak are an XFAIL, anything else FAIL."""
     try:
         with open(w.operator_log, errors="replace") as f:
-            return [ln.strip() for ln in f if "AddressSanitizer" in ln or
-                    "runtime error:" in ln or "LeakSanitizer" in ln][:5]
+            text = f.read()
     except OSError:
-        return []
+        text = ""
+    blocks = re.split(r"\n(?=(?:Direct|Indirect) leak of )", text)
+    other = [ln.strip() for ln in text.splitlines()
+             if ("ERROR: AddressSanitizer" in ln or "runtime error:" in ln)][:5]
+    leaks = [b for b in blocks[1:] if re.match(r"(?:Direct|Indirect) leak of ", b)]
+    unknown = [b.splitlines()[0] for b in leaks if "h2o_multithread_create_queue" not in b]
+    name = "no sanitizer report in the operator log"
+    if other or unknown:
+        return checks.check(name, False, "; ".join(other + unknown))
+    if leaks:
+        return checks.xfail(name, False, H2O_QUEUE_LEAK, "%d known leak block(s)" % len(leaks))
+    return checks.check(name, True)
 
 
 def integrity(db):
@@ -437,7 +456,7 @@ def integrity(db):
 
 def replay(db):
     p = subprocess.run([OPERATOR, "replay", "--db", db], capture_output=True, text=True,
-                       timeout=600)
+                       timeout=1500)
     return p.returncode, (p.stdout + p.stderr).strip()
 
 
