@@ -18,6 +18,7 @@ import json
 import os
 import random
 import re
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -101,6 +102,15 @@ def start_world(pools, world_args=()):
     w = World(start_operator=False, world_args=["--log-file", reqlog] + list(world_args))
     w.reqlog = reqlog
     w.logdir = logdir
+    close = w.close
+
+    def close_and_clean():
+        close()
+        if os.environ.get("E2E_KEEP"):
+            print("kept", logdir)
+        else:
+            shutil.rmtree(logdir, ignore_errors=True)
+    w.close = close_and_clean
     w.sim("POST", "/_sim/orgs/" + ORG, {"pat": PAT, "pools": list(pools)})
     w.kubectl("apply", "-f", CRD)
     w.kubectl("create", "secret", "generic", "azdo-pat", "--from-literal=token=" + PAT)
