@@ -188,6 +188,12 @@ uint64_t azdo_client_wait_ms(struct azdo_client *c, const struct azdo_target *t)
     return g != NULL ? azdo_backoff_wait_ms(&g->backoff, loop_now_ms(c->loop)) : 0;
 }
 
+bool azdo_client_server_wait(struct azdo_client *c, const struct azdo_target *t)
+{
+    struct gate *g = find_gate(c, t, false);
+    return g != NULL && g->backoff.server_until_ms > loop_now_ms(c->loop);
+}
+
 void azdo_client_reset_backoff(struct azdo_client *c, const struct azdo_target *t)
 {
     struct gate *g = find_gate(c, t, false);

@@ -137,6 +137,11 @@ int azdo_register_agent(struct azdo_client *c, const struct azdo_target *t, cons
 /* Milliseconds until the (org, identity) gate of 't' opens; 0 when open. */
 uint64_t azdo_client_wait_ms(struct azdo_client *c, const struct azdo_target *t);
 
+/* True while the gate of 't' is shut because the service asked for a pause (Retry-After,
+ * X-RateLimit-Delay), as opposed to our own backoff after failures: the caller can then report
+ * throttling without having been answered 429 itself. */
+bool azdo_client_server_wait(struct azdo_client *c, const struct azdo_target *t);
+
 /* Forgets failure backoff for (org, identity) of 't', e.g. when the PAT Secret changed, so the
  * new token is tried at once; a server-requested wait still holds. */
 void azdo_client_reset_backoff(struct azdo_client *c, const struct azdo_target *t);

@@ -362,15 +362,19 @@ static void poll_azdo(struct op_pool *p)
     if (rc == 0)
         rc = azdo_list_jobs(client_of(p), &t, on_jobs, ctx, &err);
     if (rc != 0) {
-        free(ctx);
         if (rc == -EAGAIN) {
-            /* The organisation's gate is shut (a Retry-After, or backoff after another pool's
-             * failure): nothing was asked, so nothing new is known. The pool keeps its last
-             * state; the next attempt is timed from the gate. */
+            /* The organisation's gate is shut. When the service asked for the pause, every
+             * pool behind that gate is throttled (field report #15); when it is our backoff
+             * after another pool's failure, nothing new is known and the pool keeps its last
+             * state. */
+            if (azdo_client_server_wait(client_of(p), &t))
+                record_conn(p, AZDO_CONN_THROTTLED, p->azdo_pool_id, "Throttled",
+                            "Azure DevOps asked this organisation to pause (Retry-After)");
         } else {
             record_conn(p, rc == -EINVAL ? AZDO_CONN_UNREACHABLE : AZDO_CONN_AUTH_FAILED, 0,
                         rc == -EINVAL ? "InvalidUrl" : "PatMissing", err.msg);
         }
+        free(ctx); /* after the last use of 't', which points into it */
         op_pool_dirty(p);
         poll_done(p, false);
     }
