@@ -46,7 +46,8 @@ static void on_refresh(struct loop_timer *t, void *cb_data)
     metric_clear(op->mstd.pools);
     metric_clear(op->mstd.agents);
     metric_clear(op->mstd.queued_jobs);
-    if (store_metrics_snapshot(op->store, on_row, op, &err) != 0)
+    /* A standby has no database open: it reports no pool gauges. */
+    if (op->store != NULL && store_metrics_snapshot(op->store, on_row, op, &err) != 0)
         log_event(LOG_WARN, "metrics", "cannot read counts", "{s:s}", "err", err.msg);
     loop_timer_start(op->loop, t, METRICS_REFRESH_MS);
 }

@@ -51,13 +51,59 @@ static void on_housekeeping(struct loop_timer *t, void *cb_data)
     loop_timer_start(op->loop, t, HOUSEKEEPING_MS);
 }
 
+/* One database belongs to one operator process: a second writer would interleave its ticks and
+ * intents with ours and corrupt the history replay relies on. An flock on "<db>.lock" (released
+ * by the kernel when the process dies, so kill -9 leaves no stale lock) refuses a second
+ * `run` at once. Read-only users (`azdo-operator sql`) take no lock. */
+static int lock_database(struct op *op, const char *db_path, struct err *err)
+{
+    char path[4096];
+    int fd;
+
+    if (snprintf(path, sizeof(path), "%s.lock", db_path) >= (int)sizeof(path))
+        return err_set(err, -ENAMETOOLONG, "database path too long: '%s'", db_path);
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return err_set(err, -errno, "cannot open lock file '%s': %s", path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        close(fd);
+        if (e == EWOULDBLOCK)
+            return err_set(err, -EBUSY, "database '%s' is in use by another operator process "
+                           "(run one operator per database; use --leader-elect for a standby)",
+                           db_path);
+        return err_set(err, -e, "cannot lock '%s': %s", path, strerror(e));
+    }
+    op->lock_fd = fd;
+    return 0;
+}
+
+/* The database is opened by the process that leads, when it starts leading: a standby on the
+ * same volume waits without touching it (and without its lock), and takes both over from a
+ * leader that died. */
+static int open_store(struct op *op, struct err *err)
+{
+    int rc = lock_database(op, op->cfg->db_path, err);
+
+    if (rc == 0)
+        rc = store_open(op->cfg->db_path, 0, &op->store, err);
+    return rc; /* the messages name the file */
+}
+
 static void start_leading(struct op *op)
 {
     struct err err = {0};
 
+    if (op->store == NULL && open_store(op, &err) != 0) {
+        log_event(LOG_ERROR, "operator", "cannot open the database", "{s:s}", "err", err.msg);
+        op->fatal = true;
+        loop_stop(op->loop);
+        return;
+    }
     op->leading = true;
     if (op_watches_start(op, &err) != 0) {
         log_event(LOG_ERROR, "operator", "cannot start watches", "{s:s}", "err", err.msg);
+        op->fatal = true;
         loop_stop(op->loop);
     }
 }
@@ -94,33 +140,6 @@ static bool actions_idle(struct op *op)
     return true;
 }
 
-/* One database belongs to one operator process: a second writer would interleave its ticks and
- * intents with ours and corrupt the history replay relies on. An flock on "<db>.lock" (released
- * by the kernel when the process dies, so kill -9 leaves no stale lock) refuses a second
- * `run` at once. Read-only users (`azdo-operator sql`) take no lock. */
-static int lock_database(struct op *op, const char *db_path, struct err *err)
-{
-    char path[4096];
-    int fd;
-
-    if (snprintf(path, sizeof(path), "%s.lock", db_path) >= (int)sizeof(path))
-        return err_set(err, -ENAMETOOLONG, "database path too long: '%s'", db_path);
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return err_set(err, -errno, "cannot open lock file '%s': %s", path, strerror(errno));
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        int e = errno;
-        close(fd);
-        if (e == EWOULDBLOCK)
-            return err_set(err, -EBUSY, "database '%s' is in use by another operator process "
-                           "(run one operator per database; use --leader-elect for a standby)",
-                           db_path);
-        return err_set(err, -e, "cannot lock '%s': %s", path, strerror(e));
-    }
-    op->lock_fd = fd;
-    return 0;
-}
-
 static int open_clients(struct op *op, struct err *err)
 {
     const struct op_config *cfg = op->cfg;
@@ -128,12 +147,6 @@ static int open_clients(struct op *op, struct err *err)
     char desc[512];
     int rc;
 
-    rc = lock_database(op, cfg->db_path, err);
-    if (rc != 0)
-        return rc;
-    rc = store_open(cfg->db_path, 0, &op->store, err);
-    if (rc != 0)
-        return rc; /* the store's message names the file */
     rc = loop_new(&op->loop, err);
     if (rc == 0)
         rc = loop_install_signals(err);
@@ -232,8 +245,9 @@ int op_run(const struct op_config *cfg)
         rc = start_lease(&op, &err);
     else if (rc == 0)
         start_leading(&op);
-    if (rc != 0) {
-        log_event(LOG_ERROR, "operator", "cannot start", "{s:s}", "err", err.msg);
+    if (rc != 0 || op.fatal) {
+        if (rc != 0) /* start_leading logs its own failure */
+            log_event(LOG_ERROR, "operator", "cannot start", "{s:s}", "err", err.msg);
         close_all(&op);
         return 1;
     }
@@ -260,5 +274,5 @@ int op_run(const struct op_config *cfg)
     }
     close_all(&op);
     log_event(LOG_INFO, "operator", "stopped", NULL);
-    return rc == 0 ? 0 : 1;
+    return rc == 0 && !op.fatal ? 0 : 1;
 }

@@ -102,6 +102,7 @@ struct op {
     bool intents_resolved;
     int64_t last_retention_ms;
     int lock_fd; /* flock on "<db>.lock": one operator per database */
+    bool fatal;  /* a failure that ends the process with exit code 1 */
 };
 
 /* `azdo-operator run [flags]` (argv[0] is "run"); returns the process exit code. */
