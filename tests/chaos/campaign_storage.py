@@ -159,11 +159,12 @@ def outage(w, checks, label, make_unwritable, restore, dbdir):
     return ok
 
 
-RO_XFAIL = ("known fault in src/operator/operator.c open_clients(): a database that cannot be "
-            "opened for writing ends the process ('cannot start'), so /healthz is never "
-            "served and Kubernetes shows a crash loop; proposed fix: on SQLITE_READONLY / "
-            "SQLITE_CANTOPEN start the servers anyway, answer /readyz 503 'database not "
-            "writable', take no action, and retry store_open() every 10 s")
+RO_XFAIL = ("known fault in src/operator/operator.c start_leading()/open_store(): a database "
+            "(or its <db>.lock file) that cannot be opened for writing ends the process "
+            "('cannot open the database'), so /healthz is never served and Kubernetes shows a "
+            "crash loop; proposed fix: on EROFS/EACCES/SQLITE_READONLY/SQLITE_CANTOPEN keep "
+            "the servers up, answer /readyz 503 'database not writable', take no action, and "
+            "retry open_store() every 10 s")
 
 
 def readonly_restart(w, checks, dbdir, clean):
