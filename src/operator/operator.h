@@ -63,6 +63,7 @@ struct op_pool {
     int actions_in_flight;
     struct loop_timer retry_timer; /* re-plan later (backoff after a failed action, TTLs) */
     char *last_status;        /* the status JSON last written, to skip no-op patches */
+    char *last_tick_sig;      /* pool and slot states of the last recorded tick (reconcile.c) */
     char *last_event_state;   /* pool state at the last state-change event */
     bool gone;                /* deleted from Kubernetes; freed once nothing is in flight */
 

@@ -67,6 +67,7 @@ void op_pool_free(struct op_pool *p)
     free(p->pat_rv);
     free(p->azdo_pool_for);
     free(p->last_status);
+    free(p->last_tick_sig);
     free(p->last_event_state);
     free(p->ns);
     free(p->name);

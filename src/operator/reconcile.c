@@ -109,6 +109,26 @@ static void batch_step(struct batch *b)
 }
 
 /* Status and events only change with the plan, so they are refreshed once per pass. */
+/* What a recorded tick would say: the pool's state, the counts behind the decision (waiting,
+ * idle, busy, starting, unmatched) and every slot's state and cause. New string (free()), or
+ * NULL when out of memory. */
+static char *tick_signature(const struct plan_result *r)
+{
+    size_t cap = 64 + r->n_slots * (32 + PLAN_KEY_MAX + PLAN_REASON_MAX);
+    char *sig = malloc(cap);
+    size_t len;
+
+    if (sig == NULL)
+        return NULL;
+    len = (size_t)snprintf(sig, cap, "%s|%s|%d,%d,%d,%d,%d", r->pool_state, r->pool_cause,
+                           r->counts.waiting, r->counts.idle, r->counts.busy, r->counts.starting,
+                           r->counts.unmatched);
+    for (size_t i = 0; i < r->n_slots && len < cap; i++)
+        len += (size_t)snprintf(sig + len, cap - len, "|%d:%s:%s:%s", r->slots[i].idx,
+                                r->slots[i].state, r->slots[i].cap_key, r->slots[i].cause);
+    return sig;
+}
+
 static void plan_pool(struct op_pool *p)
 {
     struct op *op = p->op;
@@ -133,8 +153,23 @@ static void plan_pool(struct op_pool *p)
         return;
     }
     t1 = mono_s();
-    rc = store_record_tick(op->store, &b->result, NULL, &err);
+    /* A pass that decides nothing and changes no slot or pool state adds nothing to the audit
+     * trail: recording it anyway wrote a tick and a planner-input snapshot on every poll of
+     * every pool (2 GB/h idle at 1,000 pools, tools/bench). Such passes are skipped; the first
+     * pass after a start is always recorded. LIMITATION: replay therefore re-checks only the
+     * recorded passes, which are all the ones that changed something. */
+    char *sig = tick_signature(&b->result);
+    bool quiet = b->result.n_actions == 0 && sig != NULL && p->last_tick_sig != NULL &&
+                 strcmp(sig, p->last_tick_sig) == 0;
+    rc = quiet ? 0 : store_record_tick(op->store, &b->result, NULL, &err);
     op_metrics_tick(op, t1 - t0, mono_s() - t1);
+    op->store_failing = rc != 0;
+    if (rc == 0 && !quiet) {
+        free(p->last_tick_sig);
+        p->last_tick_sig = sig;
+        sig = NULL;
+    }
+    free(sig);
     if (rc != 0) {
         /* Acting without a recorded intent would break the audit trail and crash recovery:
          * fail closed, and try again on the next observation. */
