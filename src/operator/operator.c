@@ -22,6 +22,7 @@
 #define SHUTDOWN_GRACE_MS 10000
 #define HOUSEKEEPING_MS 30000
 #define RETENTION_EVERY_MS (60 * 60 * 1000)
+#define STORE_RETRY_MS 10000
 
 static void on_reconcile_timer(struct loop_timer *t, void *cb_data)
 {
@@ -95,17 +96,32 @@ static void start_leading(struct op *op)
     struct err err = {0};
 
     if (op->store == NULL && open_store(op, &err) != 0) {
-        log_event(LOG_ERROR, "operator", "cannot open the database", "{s:s}", "err", err.msg);
-        op->fatal = true;
-        loop_stop(op->loop);
+        /* A database that cannot be opened now (read-only volume, full disk, a lock still held
+         * by a dying predecessor) may be fine in a moment: keep serving /healthz, report
+         * not-ready, take no action, and try again, instead of crash-looping. */
+        log_event(LOG_ERROR, "operator", "cannot open the database, retrying", "{s:s, s:i}",
+                  "err", err.msg, "retry_in_s", STORE_RETRY_MS / 1000);
+        if (op->lock_fd > 0) {
+            close(op->lock_fd);
+            op->lock_fd = 0;
+        }
+        op->store_failing = true;
+        loop_timer_start(op->loop, &op->store_retry_timer, STORE_RETRY_MS);
         return;
     }
+    op->store_failing = false;
     op->leading = true;
     if (op_watches_start(op, &err) != 0) {
         log_event(LOG_ERROR, "operator", "cannot start watches", "{s:s}", "err", err.msg);
         op->fatal = true;
         loop_stop(op->loop);
     }
+}
+
+static void on_store_retry(struct loop_timer *t, void *cb_data)
+{
+    (void)t;
+    start_leading(cb_data);
 }
 
 static void on_started_leading(void *cb_data)
@@ -200,6 +216,8 @@ static void close_all(struct op *op)
     if (op->loop != NULL) {
         loop_timer_stop(op->loop, &op->reconcile_timer);
         loop_timer_stop(op->loop, &op->housekeeping_timer);
+        if (op->store_retry_timer.cb != NULL)
+            loop_timer_stop(op->loop, &op->store_retry_timer);
     }
     kube_lease_free(op->lease);
     kube_events_free(op->events);
@@ -234,6 +252,7 @@ int op_run(const struct op_config *cfg)
         return 1;
     }
     loop_timer_init(&op.reconcile_timer, on_reconcile_timer, &op);
+    loop_timer_init(&op.store_retry_timer, on_store_retry, &op);
     loop_timer_init(&op.housekeeping_timer, on_housekeeping, &op);
     loop_timer_start(op.loop, &op.housekeeping_timer, HOUSEKEEPING_MS);
     op.last_retention_ms = 0;

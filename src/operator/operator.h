@@ -83,6 +83,7 @@ struct op {
     struct op_pool *pools;
     struct loop_timer reconcile_timer; /* runs dirty pools on the next turn */
     struct loop_timer housekeeping_timer;
+    struct loop_timer store_retry_timer; /* the database could not be opened: try again */
     struct azdo_client *azdo;
     json_t *azdo_counted; /* org key -> [requests, errors, throttled] already in the store */
     struct webhook_server *server; /* webhook + health/metrics, NULL when both ports are 0 */

@@ -83,16 +83,17 @@ static bool is_ready(void *cb_data, char *why, size_t why_size)
 {
     struct op *op = cb_data;
 
+    if (op->store_failing) {
+        snprintf(why, why_size, "the database cannot be opened or written: no action is taken "
+                 "until it can (see the log)");
+        return false;
+    }
     if (!op->leading) {
         snprintf(why, why_size, "standby: another replica holds the lease");
         return op->cfg->leader_elect; /* a standby is healthy and ready to take over */
     }
     if (!op->synced) {
         snprintf(why, why_size, "waiting for the first list of RunnerPools, pods and PVCs");
-        return false;
-    }
-    if (op->store_failing) {
-        snprintf(why, why_size, "the database cannot be written: no action is taken until it can");
         return false;
     }
     if (op->certs != NULL && !cert_store_ready(op->certs)) {
