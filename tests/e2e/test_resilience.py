@@ -38,11 +38,20 @@ class Resilience(unittest.TestCase):
 
     def test_second_operator_on_the_same_database_is_refused(self):
         w = self.w
-        p = subprocess.run([OPERATOR, "run", "--kube-url", w.kube_url, "--db", w.db,
-                            "--webhook-port", "0", "--metrics-port", "0"],
-                           capture_output=True, text=True, timeout=60)
-        self.assertNotEqual(p.returncode, 0)
-        self.assertIn("in use by another operator process", p.stderr)
+        w.wait_until("first operator running", lambda: w.pool_status is not None)
+        p = subprocess.Popen([OPERATOR, "run", "--kube-url", w.kube_url, "--db", w.db,
+                              "--webhook-port", "0", "--metrics-port", "0"],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            line = ""
+            for _ in range(50):  # bounded: the refusal is the first thing it logs after start
+                line = p.stdout.readline()
+                if "in use by another operator process" in line or not line:
+                    break
+            self.assertIn("in use by another operator process", line)
+        finally:
+            p.kill()
+            p.wait()
         self.assertIsNone(w.operator.poll(), "the first operator keeps running")
 
     def test_kill_9_mid_scale_up_then_restart(self):
